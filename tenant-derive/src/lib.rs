@@ -1,0 +1,26 @@
+//! `#[derive(TenantEntity)]`, re-exported by `tenant-query`; see that crate for the attributes.
+//!
+//! The derive runs in three steps: [`ast`] parses the input into a small model (with
+//! [`attr`] reading the `#[tenant(...)]` attributes), [`valid`] checks it and reports every
+//! problem at the offending token, and [`expand`] generates code from the checked model.
+
+mod ast;
+mod attr;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Generates the tenant-scoped repository of a struct. See `tenant_query`'s documentation.
+#[proc_macro_derive(TenantEntity, attributes(tenant))]
+pub fn derive_tenant_entity(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    ast::Entity::from_syn(&input)
+        .and_then(|entity| {
+            valid::check(&entity)?;
+            Ok(expand::entity(&entity))
+        })
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

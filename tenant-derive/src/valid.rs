@@ -1,0 +1,131 @@
+//! Semantic checks of the parsed model. Every problem is reported, each at its token.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::Type;
+use syn::spanned::Spanned;
+
+use crate::ast::{Entity, Field, last_segment, option_inner};
+use crate::attr::{Errors, Role};
+
+/// PostgreSQL keeps 63 bytes of an identifier; names that long leave no room for the
+/// suffixes of derived names (indexes, policies), so the derive stops one short.
+const MAX_IDENTIFIER_BYTES: usize = 62;
+
+pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    if !entity.generics.params.is_empty() || entity.generics.where_clause.is_some() {
+        errors.push(syn::Error::new(
+            entity.generics.span(),
+            "TenantEntity cannot be derived for a generic struct",
+        ));
+    }
+    match &entity.attrs.table {
+        Some(table) => identifier(&table.value(), table.span(), "table", &mut errors),
+        None => errors.push(syn::Error::new(
+            entity.ident.span(),
+            "missing table name: add #[tenant(table = \"...\")] to the struct",
+        )),
+    }
+    roles(entity, &mut errors);
+    let mut columns: HashMap<String, Span> = HashMap::new();
+    for field in &entity.fields {
+        let column = field.column();
+        identifier(&column, field.column_span(), "column", &mut errors);
+        if columns.insert(column.clone(), field.column_span()).is_some() {
+            errors.push(syn::Error::new(
+                field.column_span(),
+                format!("two fields map to the column `{column}`"),
+            ));
+        }
+        field_type(field, &mut errors);
+    }
+    errors.finish(())
+}
+
+/// Exactly one `id` and one `tenant_id`; at most one field of every other role.
+fn roles(entity: &Entity<'_>, errors: &mut Errors) {
+    for role in [Role::Id, Role::TenantId, Role::CreatedAt, Role::UpdatedAt, Role::SoftDelete] {
+        let mut fields = entity.fields.iter().filter(|f| f.role() == Some(role));
+        match fields.next() {
+            None if matches!(role, Role::Id | Role::TenantId) => errors.push(syn::Error::new(
+                entity.ident.span(),
+                format!(
+                    "missing `{0}` field: mark one `Uuid` field with #[tenant({0})]",
+                    role.keyword()
+                ),
+            )),
+            _ => {}
+        }
+        for extra in fields {
+            errors.push(syn::Error::new(
+                extra.attrs.role.expect("filtered on role").1,
+                format!("only one field can be `{}`", role.keyword()),
+            ));
+        }
+    }
+}
+
+/// The types the library's SQL relies on.
+fn field_type(field: &Field<'_>, errors: &mut Errors) {
+    let expected = match field.role() {
+        Some(Role::Id | Role::TenantId) => (is_uuid(field.ty), "`Uuid`"),
+        Some(Role::CreatedAt | Role::UpdatedAt) => (is_datetime_utc(field.ty), "`DateTime<Utc>`"),
+        Some(Role::SoftDelete) => (
+            option_inner(field.ty).is_some_and(is_datetime_utc),
+            "`Option<DateTime<Utc>>`",
+        ),
+        None if field.attrs.belongs_to.is_some() => (is_uuid(field.ty), "`Uuid`"),
+        None => (true, ""),
+    };
+    if let (false, expected) = expected {
+        let role = field.role().map_or("belongs_to", Role::keyword);
+        errors.push(syn::Error::new(
+            field.ty.span(),
+            format!("a `{role}` field must be {expected}"),
+        ));
+    }
+    if let (Some(parent), Some((role, _))) = (&field.attrs.belongs_to, field.attrs.role) {
+        errors.push(syn::Error::new(
+            parent.span(),
+            format!("a `{}` field cannot also be `belongs_to`", role.keyword()),
+        ));
+    }
+}
+
+fn identifier(name: &str, span: Span, what: &str, errors: &mut Errors) {
+    let problem = if name.is_empty() {
+        Some(format!("the {what} name is empty"))
+    } else if name.contains('\0') {
+        Some(format!("the {what} name contains a NUL byte"))
+    } else if name.len() > MAX_IDENTIFIER_BYTES {
+        Some(format!(
+            "the {what} name `{name}` is {} bytes; PostgreSQL identifiers must stay under 63",
+            name.len()
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        errors.push(syn::Error::new(span, problem));
+    }
+}
+
+fn is_uuid(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Uuid" && s.arguments.is_none())
+}
+
+fn is_datetime_utc(ty: &Type) -> bool {
+    let Some(segment) = last_segment(ty) else { return false };
+    if segment.ident != "DateTime" {
+        return false;
+    }
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) if args.args.len() == 1 => {
+            matches!(&args.args[0], syn::GenericArgument::Type(tz)
+                if last_segment(tz).is_some_and(|s| s.ident == "Utc"))
+        }
+        _ => false,
+    }
+}

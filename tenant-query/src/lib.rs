@@ -1,0 +1,88 @@
+//! Tenant-scoped, soft-delete-aware, audited repositories over PostgreSQL and sqlx.
+//!
+//! Derive [`TenantEntity`](derive@TenantEntity) on a struct and get a typed repository in
+//! which every call needs a [`TenantScope`]: the handles the generated functions accept
+//! ([`ScopedDb`], [`ScopedTransaction`]) exist only for a scope, so an unscoped query does
+//! not compile. Soft-deleted rows are hidden on every path unless a call names the
+//! opt-out, and the SQL always carries the tenant predicate.
+//!
+//! ```no_run
+//! use tenant_query::prelude::*;
+//! use chrono::{DateTime, Utc};
+//! use uuid::Uuid;
+//!
+//! #[derive(Debug, Clone, PartialEq, TenantEntity)]
+//! #[tenant(table = "projects")]
+//! pub struct Project {
+//!     #[tenant(id)] pub id: Uuid,
+//!     #[tenant(tenant_id)] pub org_id: Uuid,
+//!     pub name: String,
+//!     #[tenant(created_at)] pub created_at: DateTime<Utc>,
+//!     #[tenant(soft_delete)] pub deleted_at: Option<DateTime<Utc>>,
+//! }
+//!
+//! # async fn run(url: &str, org: Uuid) -> tenant_query::Result<()> {
+//! let db = TenantDb::connect(url).await?;
+//! let s = db.scope(&TenantScope::new(org));
+//! let p = Project::insert(&s, NewProject { name: "Apollo".into() }).await?;
+//! Project::delete(&s, p.id).await?;
+//! assert!(Project::find(&s, p.id).await?.is_none());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod db;
+mod entity;
+mod error;
+mod exec;
+mod filter;
+mod handle;
+mod query;
+#[doc(hidden)]
+pub mod repo;
+mod scope;
+mod sql;
+mod value;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{CrossTenant, TenantDb};
+pub use entity::{SoftDelete, TenantEntity};
+pub use error::{Error, Result};
+pub use filter::{Column, Filter, IntoValue, NotNull, Nullable, Order};
+pub use handle::{ScopedDb, ScopedTransaction, TenantExecutor};
+pub use query::Query;
+pub use scope::TenantScope;
+pub use value::SqlValue;
+
+/// The DDL of the library's own tables (the audit log), for teams that run their own
+/// migration tool; [`TenantDb::migrate`] applies the same SQL. Idempotent.
+///
+/// ```
+/// assert!(tenant_query::MIGRATION_SQL.contains("CREATE TABLE IF NOT EXISTS tenant_audit_log"));
+/// ```
+pub const MIGRATION_SQL: &str = sql::AUDIT_LOG_DDL;
+
+/// Derives a tenant-scoped repository; see the crate documentation for the attributes.
+pub use tenant_derive::TenantEntity;
+
+/// Everything an application needs in scope: `use tenant_query::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Error, ScopedDb, ScopedTransaction, SoftDelete, TenantDb, TenantEntity, TenantExecutor,
+        TenantScope,
+    };
+}
+
+/// What generated code refers to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::entity::{ColumnMeta, ColumnRole, EntityMeta};
+    pub use crate::repo;
+    pub use crate::sql::Statements;
+    pub use crate::value::Args;
+    pub use sqlx;
+    pub use std::sync::LazyLock;
+    pub use uuid::Uuid;
+}

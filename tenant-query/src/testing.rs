@@ -1,0 +1,244 @@
+//! A real PostgreSQL for tests, examples and benchmarks (feature `testing`).
+//!
+//! [`TestDb::new`] gives each caller a fresh, empty database. With `DATABASE_URL` set it
+//! creates that database on the given server and drops it afterwards. Without it, the
+//! first call of the process starts a throwaway server from the PostgreSQL binaries on the
+//! machine (`initdb` and `postgres` on `PATH`, or under `/usr/lib/postgresql/*/bin`), in
+//! a temporary directory on a free loopback port; when the process exits, however it
+//! exits, the server stops and the directory is removed. As root, the server runs as the
+//! `postgres` user, since `initdb` refuses to run as root.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let test_db = tenant_query::testing::TestDb::new().await?;
+//! test_db.execute_script("CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL)").await?;
+//! let db = test_db.db();
+//! # let _ = db; Ok(()) }
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::db::TenantDb;
+
+/// Why a test database could not be had.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HarnessError(String);
+
+impl From<sqlx::Error> for HarnessError {
+    fn from(error: sqlx::Error) -> Self {
+        HarnessError(format!("test database: {error}"))
+    }
+}
+
+/// A fresh database on a real PostgreSQL, for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    db: TenantDb,
+    options: PgConnectOptions,
+    name: String,
+    drop_on_exit: bool,
+}
+
+impl TestDb {
+    /// Creates a fresh, empty database (see the module documentation for where).
+    pub async fn new() -> Result<TestDb, HarnessError> {
+        let server = server_options()?;
+        let name = format!("tenant_query_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = server.connect().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await?;
+        let options = server.database(&name);
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options.clone()).await?;
+        Ok(TestDb {
+            db: TenantDb::new(pool),
+            options,
+            name,
+            drop_on_exit: std::env::var_os("DATABASE_URL").is_some(),
+        })
+    }
+
+    /// The library handle on this database.
+    pub fn db(&self) -> &TenantDb {
+        &self.db
+    }
+
+    /// The raw pool, for schema set-up and for the checks a test makes behind the
+    /// library's back.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.db.pool()
+    }
+
+    /// Options that connect to this database (for another pool, or another client).
+    pub fn connect_options(&self) -> &PgConnectOptions {
+        &self.options
+    }
+
+    /// Runs `sql`, which may hold several statements (a schema, for example).
+    pub async fn execute_script(&self, sql: &str) -> Result<(), HarnessError> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(self.db.pool()).await?;
+        Ok(())
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops the database on a server the harness does not own (a throwaway server goes
+    /// away whole, with the process).
+    fn drop(&mut self) {
+        if !self.drop_on_exit {
+            return;
+        }
+        let (options, name) = (self.options.clone().database("postgres"), self.name.clone());
+        // Drop runs inside the test's runtime; a helper thread gets a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut admin = options.connect().await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
+            })
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Options for the server's maintenance database: `DATABASE_URL`'s, or the throwaway
+/// server's, started on first use.
+fn server_options() -> Result<PgConnectOptions, HarnessError> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url
+            .parse::<PgConnectOptions>()
+            .map_err(|e| HarnessError(format!("DATABASE_URL is not a PostgreSQL URL: {e}")));
+    }
+    static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
+    let port = SERVER.get_or_init(start_server).clone().map_err(HarnessError)?;
+    Ok(PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(port)
+        .username("postgres")
+        .database("postgres")
+        .disable_statement_logging())
+}
+
+/// The server process, kept for the life of the test process: its stdin is the pipe whose
+/// closing (at exit) tells the wrapper script to stop the server and clean up.
+static SERVER_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
+
+/// Runs initdb and postgres in a fresh temporary directory, then waits until they accept
+/// connections, then stops both and removes the directory once stdin closes.
+const SERVER_SCRIPT: &str = r#"
+set -e
+bin="$1"; port="$2"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tenant-query-pg.XXXXXX")
+echo "$dir"
+"$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
+"$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+    >"$dir/postgres.log" 2>&1 &
+pid=$!
+echo started
+cat >/dev/null || true
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+rm -rf "$dir"
+"#;
+
+fn start_server() -> Result<u16, String> {
+    let bin = server_binaries()?;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| format!("no free loopback port for the test PostgreSQL: {e}"))?
+        .port();
+    let mut command = if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--", "sh"]);
+        command
+    } else {
+        Command::new("sh")
+    };
+    command
+        .args(["-c", SERVER_SCRIPT, "tenant-query-pg"])
+        .arg(&bin)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("could not start the test PostgreSQL (`{command:?}`): {e}"))?;
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    let dir = read_line(&mut stdout, &mut line).map(PathBuf::from);
+    let started = read_line(&mut stdout, &mut line);
+    if dir.is_none() || started.as_deref() != Some("started") {
+        let _ = child.wait();
+        return Err(format!("initdb failed in {} (its output is above)", bin.display()));
+    }
+    *SERVER_PROCESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+    wait_until_ready(port, &dir.expect("checked above"))?;
+    Ok(port)
+}
+
+fn read_line(reader: &mut impl BufRead, line: &mut String) -> Option<String> {
+    line.clear();
+    reader.read_line(line).ok().filter(|n| *n > 0)?;
+    Some(line.trim().to_owned())
+}
+
+fn wait_until_ready(port: u16, dir: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::fs::read_to_string(dir.join("postgres.log"))
+                .is_ok_and(|log| log.contains("ready to accept connections"))
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
+    Err(format!("the test PostgreSQL did not start within 60 s; its log:\n{log}"))
+}
+
+/// A directory holding both `initdb` and `postgres`.
+fn server_binaries() -> Result<PathBuf, String> {
+    let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|dir| has_both(dir))
+        // initdb finds postgres next to its real location; follow links to it.
+        .filter_map(|dir| dir.join("initdb").canonicalize().ok()?.parent().map(Path::to_path_buf));
+    let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
+        .unwrap_or_default();
+    installed.sort_by_key(|dir| {
+        let version = dir.parent().and_then(Path::file_name).and_then(|v| v.to_str());
+        std::cmp::Reverse(version.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
+    });
+    on_path.chain(installed).find(|dir| has_both(dir)).ok_or_else(|| {
+        "no PostgreSQL server binaries found (`initdb` and `postgres` on PATH or under \
+         /usr/lib/postgresql/*/bin). Install them (Debian: `apt-get install postgresql`) or \
+         set DATABASE_URL to a server where this user may create databases."
+            .to_owned()
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
