@@ -79,7 +79,11 @@ impl<'a> Entity<'a> {
 
     /// The SQL table name.
     pub fn table(&self) -> String {
-        self.attrs.table.as_ref().map(|t| t.value()).unwrap_or_default()
+        self.attrs
+            .table
+            .as_ref()
+            .map(|t| t.value())
+            .unwrap_or_default()
     }
 }
 
@@ -98,7 +102,10 @@ impl Field<'_> {
 
     /// Where errors about the column name point.
     pub fn column_span(&self) -> Span {
-        self.attrs.rename.as_ref().map_or(self.ident.span(), |r| r.span())
+        self.attrs
+            .rename
+            .as_ref()
+            .map_or(self.ident.span(), |r| r.span())
     }
 
     /// `T` when the field is `Option<T>`.

@@ -35,7 +35,13 @@ impl Role {
         }
     }
 
-    const ALL: [Role; 5] = [Role::Id, Role::TenantId, Role::CreatedAt, Role::UpdatedAt, Role::SoftDelete];
+    const ALL: [Role; 5] = [
+        Role::Id,
+        Role::TenantId,
+        Role::CreatedAt,
+        Role::UpdatedAt,
+        Role::SoftDelete,
+    ];
 }
 
 /// Attributes on a field.
@@ -88,7 +94,10 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
     let mut errors = Errors::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("tenant")) {
         let parsed = attr.parse_nested_meta(|meta| {
-            if let Some(role) = Role::ALL.into_iter().find(|r| meta.path.is_ident(r.keyword())) {
+            if let Some(role) = Role::ALL
+                .into_iter()
+                .find(|r| meta.path.is_ident(r.keyword()))
+            {
                 let span = meta.path.span();
                 match out.role {
                     Some((existing, _)) if existing == role => {

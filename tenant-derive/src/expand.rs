@@ -59,7 +59,10 @@ fn patch_struct(entity: &Entity<'_>) -> TokenStream {
     );
     let fields = entity.data_fields().map(|f| {
         let (vis, name, ty) = (f.vis, f.ident, f.ty);
-        let doc = format!("The new value of the `{}` column, if it changes.", f.column());
+        let doc = format!(
+            "The new value of the `{}` column, if it changes.",
+            f.column()
+        );
         quote!(#[doc = #doc] #vis #name: ::core::option::Option<#ty>)
     });
     quote! {
@@ -122,15 +125,25 @@ fn trait_impl(entity: &Entity<'_>) -> TokenStream {
             }
         }
     });
-    let relations = entity.fields.iter().filter(|f| f.attrs.belongs_to.is_some()).map(Field::column);
+    let relations = entity
+        .fields
+        .iter()
+        .filter(|f| f.attrs.belongs_to.is_some())
+        .map(Field::column);
 
     let bind_new = entity.data_fields().map(|f| {
         let name = f.ident;
         push(f, quote!(new.#name))
     });
-    let batch: Vec<Ident> = entity.data_fields().map(|f| format_ident!("__{}", f.ident)).collect();
+    let batch: Vec<Ident> = entity
+        .data_fields()
+        .map(|f| format_ident!("__{}", f.ident))
+        .collect();
     let batch_names = entity.data_fields().map(|f| f.ident);
-    let batch_push = entity.data_fields().zip(&batch).map(|(f, column)| push(f, quote!(#column)));
+    let batch_push = entity
+        .data_fields()
+        .zip(&batch)
+        .map(|(f, column)| push(f, quote!(#column)));
     let bind_patch = entity.data_fields().map(|f| {
         let name = f.ident;
         if f.option_inner().is_some() {
@@ -210,7 +223,11 @@ fn trait_impl(entity: &Entity<'_>) -> TokenStream {
 /// The SCREAMING_CASE constant name of a field.
 fn constant_name(field: &Field<'_>) -> Ident {
     let name = field.ident.to_string();
-    format_ident!("{}", name.trim_start_matches("r#").to_uppercase(), span = field.ident.span())
+    format_ident!(
+        "{}",
+        name.trim_start_matches("r#").to_uppercase(),
+        span = field.ident.span()
+    )
 }
 
 fn inherent(entity: &Entity<'_>) -> TokenStream {
@@ -321,12 +338,23 @@ fn inherent(entity: &Entity<'_>) -> TokenStream {
 }
 
 /// The batch loaders of one `belongs_to` relation.
-fn relation(entity: &Entity<'_>, field: &Field<'_>, index: usize, soft_delete: bool) -> TokenStream {
-    let parent = field.attrs.belongs_to.as_ref().expect("filtered on belongs_to");
+fn relation(
+    entity: &Entity<'_>,
+    field: &Field<'_>,
+    index: usize,
+    soft_delete: bool,
+) -> TokenStream {
+    let parent = field
+        .attrs
+        .belongs_to
+        .as_ref()
+        .expect("filtered on belongs_to");
     let fk = field.ident;
     let name = fk.to_string();
     let name = name.trim_start_matches("r#");
-    let relation = name.strip_suffix("_id").map_or_else(|| format!("{name}_parent"), str::to_owned);
+    let relation = name
+        .strip_suffix("_id")
+        .map_or_else(|| format!("{name}_parent"), str::to_owned);
     let load_by = format_ident!("load_by_{}", name);
     let load_by_with_deleted = format_ident!("load_by_{}_with_deleted", name);
     let load_parent = format_ident!("load_{}", relation);

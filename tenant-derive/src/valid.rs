@@ -33,7 +33,10 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
     for field in &entity.fields {
         let column = field.column();
         identifier(&column, field.column_span(), "column", &mut errors);
-        if columns.insert(column.clone(), field.column_span()).is_some() {
+        if columns
+            .insert(column.clone(), field.column_span())
+            .is_some()
+        {
             errors.push(syn::Error::new(
                 field.column_span(),
                 format!("two fields map to the column `{column}`"),
@@ -46,7 +49,13 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
 
 /// Exactly one `id` and one `tenant_id`; at most one field of every other role.
 fn roles(entity: &Entity<'_>, errors: &mut Errors) {
-    for role in [Role::Id, Role::TenantId, Role::CreatedAt, Role::UpdatedAt, Role::SoftDelete] {
+    for role in [
+        Role::Id,
+        Role::TenantId,
+        Role::CreatedAt,
+        Role::UpdatedAt,
+        Role::SoftDelete,
+    ] {
         let mut fields = entity.fields.iter().filter(|f| f.role() == Some(role));
         match fields.next() {
             None if matches!(role, Role::Id | Role::TenantId) => errors.push(syn::Error::new(
@@ -83,7 +92,7 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
         let role = field.role().map_or("belongs_to", Role::keyword);
         errors.push(syn::Error::new(
             field.ty.span(),
-            format!("a `{role}` field must be {expected}"),
+            format!("#[tenant({role})] needs a field of type {expected}"),
         ));
     }
     if let (Some(parent), Some((role, _))) = (&field.attrs.belongs_to, field.attrs.role) {
@@ -117,7 +126,9 @@ fn is_uuid(ty: &Type) -> bool {
 }
 
 fn is_datetime_utc(ty: &Type) -> bool {
-    let Some(segment) = last_segment(ty) else { return false };
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
     if segment.ident != "DateTime" {
         return false;
     }

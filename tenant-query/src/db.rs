@@ -44,7 +44,12 @@ impl TenantDb {
 
     /// Wraps an existing pool.
     pub fn new(pool: PgPool) -> Self {
-        TenantDb { pool, settings: Arc::new(Settings { prepared_statements: true }) }
+        TenantDb {
+            pool,
+            settings: Arc::new(Settings {
+                prepared_statements: true,
+            }),
+        }
     }
 
     /// Whether statements are prepared and cached per connection (on by default).
@@ -59,7 +64,12 @@ impl TenantDb {
     /// # let _ = db; }
     /// ```
     pub fn prepared_statements(self, enabled: bool) -> Self {
-        TenantDb { settings: Arc::new(Settings { prepared_statements: enabled }), ..self }
+        TenantDb {
+            settings: Arc::new(Settings {
+                prepared_statements: enabled,
+            }),
+            ..self
+        }
     }
 
     /// A cheap handle that runs every call in `scope`'s tenant.
@@ -76,7 +86,9 @@ impl TenantDb {
     ///
     /// Teams that run their own migration tool apply [`crate::MIGRATION_SQL`] instead.
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::raw_sql(crate::MIGRATION_SQL).execute(&self.pool).await?;
+        sqlx::raw_sql(crate::MIGRATION_SQL)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -92,7 +104,10 @@ impl TenantDb {
     /// # let _ = tenants; Ok(()) }
     /// ```
     pub fn cross_tenant(&self, reason: &'static str) -> CrossTenant<'_> {
-        CrossTenant { pool: &self.pool, reason }
+        CrossTenant {
+            pool: &self.pool,
+            reason,
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {

@@ -60,13 +60,16 @@ const EXCLUSION_VIOLATION: &str = "23P01";
 impl From<sqlx::Error> for Error {
     /// The single mapping from driver errors to library errors.
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error {
-            if matches!(db.code().as_deref(), Some(UNIQUE_VIOLATION | EXCLUSION_VIOLATION)) {
-                return Error::Conflict {
-                    constraint: db.constraint().map(str::to_owned),
-                    message: db.message().to_owned(),
-                };
-            }
+        if let sqlx::Error::Database(db) = &error
+            && matches!(
+                db.code().as_deref(),
+                Some(UNIQUE_VIOLATION | EXCLUSION_VIOLATION)
+            )
+        {
+            return Error::Conflict {
+                constraint: db.constraint().map(str::to_owned),
+                message: db.message().to_owned(),
+            };
         }
         Error::Database(error)
     }
@@ -78,6 +81,9 @@ impl Error {
         column: impl Into<Cow<'static, str>>,
         reason: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Error::InvalidInput { column: column.into(), reason: reason.into() }
+        Error::InvalidInput {
+            column: column.into(),
+            reason: reason.into(),
+        }
     }
 }

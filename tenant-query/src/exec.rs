@@ -23,7 +23,11 @@ impl Target<'_> {
     where
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        Ok(run!(self, sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()), fetch_all))
+        Ok(run!(
+            self,
+            sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
+            fetch_all
+        ))
     }
 
     /// The first row of `sql`, if any.
@@ -35,7 +39,11 @@ impl Target<'_> {
     where
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        Ok(run!(self, sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()), fetch_optional))
+        Ok(run!(
+            self,
+            sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
+            fetch_optional
+        ))
     }
 
     /// The single value of the first row of `sql`.
@@ -43,11 +51,20 @@ impl Target<'_> {
     where
         T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + Send + Unpin,
     {
-        Ok(run!(self, sqlx::query_scalar_with::<Postgres, T, _>(sql, args.into_inner()), fetch_one))
+        Ok(run!(
+            self,
+            sqlx::query_scalar_with::<Postgres, T, _>(sql, args.into_inner()),
+            fetch_one
+        ))
     }
 
     /// Runs `sql` and returns the number of rows it affected.
     pub(crate) async fn execute(self, sql: impl SqlSafeStr, args: Args) -> Result<u64> {
-        Ok(run!(self, sqlx::query_with::<Postgres, _>(sql, args.into_inner()), execute).rows_affected())
+        Ok(run!(
+            self,
+            sqlx::query_with::<Postgres, _>(sql, args.into_inner()),
+            execute
+        )
+        .rows_affected())
     }
 }

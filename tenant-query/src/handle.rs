@@ -61,7 +61,11 @@ pub struct ScopedTransaction {
 impl ScopedTransaction {
     pub(crate) async fn begin(db: &TenantDb, scope: TenantScope) -> Result<Self> {
         let tx = db.pool().begin().await?;
-        Ok(ScopedTransaction { tx, db: db.clone(), scope })
+        Ok(ScopedTransaction {
+            tx,
+            db: db.clone(),
+            scope,
+        })
     }
 
     /// The scope every call in this transaction runs in.
@@ -131,7 +135,11 @@ impl<'c> TenantExecutor<'c> for &'c ScopedDb {
 
 impl<'c> TenantExecutor<'c> for &'c mut ScopedTransaction {
     fn into_target(self) -> Target<'c> {
-        Target { scope: &self.scope, settings: self.db.settings(), conn: Conn::Tx(&mut self.tx) }
+        Target {
+            scope: &self.scope,
+            settings: self.db.settings(),
+            conn: Conn::Tx(&mut self.tx),
+        }
     }
 }
 

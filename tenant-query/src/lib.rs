@@ -31,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit;
 mod db;
 mod entity;
 mod error;
@@ -47,6 +48,7 @@ mod value;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{AuditAction, AuditQuery, AuditRecord};
 pub use db::{CrossTenant, TenantDb};
 pub use entity::{SoftDelete, TenantEntity};
 pub use error::{Error, Result};
@@ -70,8 +72,8 @@ pub use tenant_derive::TenantEntity;
 /// Everything an application needs in scope: `use tenant_query::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Error, ScopedDb, ScopedTransaction, SoftDelete, TenantDb, TenantEntity, TenantExecutor,
-        TenantScope,
+        AuditRecord, Error, Filter, Query, ScopedDb, ScopedTransaction, SoftDelete, TenantDb,
+        TenantEntity, TenantExecutor, TenantScope,
     };
 }
 

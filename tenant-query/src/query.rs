@@ -76,7 +76,10 @@ impl<E: TenantEntity> Query<E> {
 
     /// Orders by `order`; several calls order by each in turn.
     pub fn order_by<T, N>(mut self, order: Order<E, T, N>) -> Self {
-        self.parts.order.push(OrderTerm { column: order.column.name(), descending: order.descending });
+        self.parts.order.push(OrderTerm {
+            column: order.column.name(),
+            descending: order.descending,
+        });
         self
     }
 
@@ -95,7 +98,11 @@ impl<E: TenantEntity> Query<E> {
     /// Keyset pagination on the id: rows after `id`, in id order (ids are UUIDv7, so this
     /// is creation order). Orders by id before any other `order_by`.
     pub fn after_id(mut self, id: Uuid) -> Self {
-        self.parts.keyset = Some(Keyset { column: None, id, descending: false });
+        self.parts.keyset = Some(Keyset {
+            column: None,
+            id,
+            descending: false,
+        });
         self
     }
 
@@ -144,7 +151,9 @@ impl<E: TenantEntity> Query<E> {
 
     /// The first matching row; [`Error::NotFound`] if there is none.
     pub async fn one<'c>(self, db: impl TenantExecutor<'c>) -> Result<E> {
-        self.optional(db).await?.ok_or(Error::NotFound { entity: E::META.table })
+        self.optional(db).await?.ok_or(Error::NotFound {
+            entity: E::META.table,
+        })
     }
 
     /// The number of matching rows (ignores order, limit and offset).

@@ -11,7 +11,9 @@ use crate::handle::{Target, TenantExecutor};
 use crate::value::Args;
 
 fn not_found<E: TenantEntity>() -> Error {
-    Error::NotFound { entity: E::META.table }
+    Error::NotFound {
+        entity: E::META.table,
+    }
 }
 
 /// The parameters every read starts with: `$1`, the tenant.
@@ -36,7 +38,9 @@ pub async fn find<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, id: Uuid) ->
     let target = db.into_target();
     let mut args = read_args(&target)?;
     args.push("id", id)?;
-    target.fetch_optional(E::statements().find.as_str(), args).await
+    target
+        .fetch_optional(E::statements().find.as_str(), args)
+        .await
 }
 
 /// The live row `id`; [`Error::NotFound`] if the scope's tenant has none.
@@ -55,7 +59,9 @@ pub async fn find_many<'c, E: TenantEntity>(
     let target = db.into_target();
     let mut args = read_args(&target)?;
     args.push("id", ids)?;
-    let rows: Vec<E> = target.fetch_all(E::statements().find_many.as_str(), args).await?;
+    let rows: Vec<E> = target
+        .fetch_all(E::statements().find_many.as_str(), args)
+        .await?;
     Ok(rows.into_iter().map(|row| (row.id(), row)).collect())
 }
 
@@ -65,7 +71,9 @@ pub async fn insert<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, new: E::Ne
     let mut args = write_args::<E>(&target)?;
     args.push("id", Uuid::now_v7())?;
     E::bind_new(new, &mut args)?;
-    let row = target.fetch_optional(E::statements().insert.as_str(), args).await?;
+    let row = target
+        .fetch_optional(E::statements().insert.as_str(), args)
+        .await?;
     row.ok_or_else(not_found::<E>)
 }
 
@@ -84,7 +92,9 @@ pub async fn insert_many<'c, E: TenantEntity>(
     let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     args.push("id", ids)?;
     E::bind_new_many(new, &mut args)?;
-    let mut rows: Vec<E> = target.fetch_all(E::statements().insert_many.as_str(), args).await?;
+    let mut rows: Vec<E> = target
+        .fetch_all(E::statements().insert_many.as_str(), args)
+        .await?;
     rows.sort_by_key(|row| position.get(&row.id()).copied());
     Ok(rows)
 }
@@ -99,7 +109,9 @@ pub async fn update<'c, E: TenantEntity>(
     let mut args = write_args::<E>(&target)?;
     args.push("id", id)?;
     E::bind_patch(patch, &mut args)?;
-    let row = target.fetch_optional(E::statements().update.as_str(), args).await?;
+    let row = target
+        .fetch_optional(E::statements().update.as_str(), args)
+        .await?;
     row.ok_or_else(not_found::<E>)
 }
 
@@ -128,7 +140,9 @@ pub async fn restore<'c, E: SoftDelete>(db: impl TenantExecutor<'c>, id: Uuid) -
     let target = db.into_target();
     let mut args = write_args::<E>(&target)?;
     args.push("id", id)?;
-    let row = target.fetch_optional(E::statements().restore.as_str(), args).await?;
+    let row = target
+        .fetch_optional(E::statements().restore.as_str(), args)
+        .await?;
     row.ok_or_else(not_found::<E>)
 }
 

@@ -31,12 +31,18 @@ pub struct TenantScope {
 impl TenantScope {
     /// A scope for `tenant_id`, with no actor.
     pub const fn new(tenant_id: Uuid) -> Self {
-        TenantScope { tenant_id, actor: None }
+        TenantScope {
+            tenant_id,
+            actor: None,
+        }
     }
 
     /// The same scope, acting as `actor` (recorded in the audit log).
     pub const fn with_actor(self, actor: Uuid) -> Self {
-        TenantScope { actor: Some(actor), ..self }
+        TenantScope {
+            actor: Some(actor),
+            ..self
+        }
     }
 
     /// The tenant every query of this scope is restricted to.

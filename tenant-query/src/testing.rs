@@ -59,7 +59,10 @@ impl TestDb {
             .await?;
         admin.close().await?;
         let options = server.database(&name);
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options.clone()).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options.clone())
+            .await?;
         Ok(TestDb {
             db: TenantDb::new(pool),
             options,
@@ -86,7 +89,9 @@ impl TestDb {
 
     /// Runs `sql`, which may hold several statements (a schema, for example).
     pub async fn execute_script(&self, sql: &str) -> Result<(), HarnessError> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(self.db.pool()).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 }
@@ -101,11 +106,17 @@ impl Drop for TestDb {
         let (options, name) = (self.options.clone().database("postgres"), self.name.clone());
         // Drop runs inside the test's runtime; a helper thread gets a runtime of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let mut admin = options.connect().await.ok()?;
                 let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
             })
         });
         let _ = cleanup.join();
@@ -121,7 +132,10 @@ fn server_options() -> Result<PgConnectOptions, HarnessError> {
             .map_err(|e| HarnessError(format!("DATABASE_URL is not a PostgreSQL URL: {e}")));
     }
     static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
-    let port = SERVER.get_or_init(start_server).clone().map_err(HarnessError)?;
+    let port = SERVER
+        .get_or_init(start_server)
+        .clone()
+        .map_err(HarnessError)?;
     Ok(PgConnectOptions::new()
         .host("127.0.0.1")
         .port(port)
@@ -183,7 +197,10 @@ fn start_server() -> Result<u16, String> {
     let started = read_line(&mut stdout, &mut line);
     if dir.is_none() || started.as_deref() != Some("started") {
         let _ = child.wait();
-        return Err(format!("initdb failed in {} (its output is above)", bin.display()));
+        return Err(format!(
+            "initdb failed in {} (its output is above)",
+            bin.display()
+        ));
     }
     *SERVER_PROCESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
     wait_until_ready(port, &dir.expect("checked above"))?;
@@ -208,7 +225,9 @@ fn wait_until_ready(port: u16, dir: &Path) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
-    Err(format!("the test PostgreSQL did not start within 60 s; its log:\n{log}"))
+    Err(format!(
+        "the test PostgreSQL did not start within 60 s; its log:\n{log}"
+    ))
 }
 
 /// A directory holding both `initdb` and `postgres`.
@@ -220,20 +239,36 @@ fn server_binaries() -> Result<PathBuf, String> {
         .into_iter()
         .filter(|dir| has_both(dir))
         // initdb finds postgres next to its real location; follow links to it.
-        .filter_map(|dir| dir.join("initdb").canonicalize().ok()?.parent().map(Path::to_path_buf));
+        .filter_map(|dir| {
+            dir.join("initdb")
+                .canonicalize()
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf)
+        });
     let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| Some(e.ok()?.path().join("bin")))
+                .collect()
+        })
         .unwrap_or_default();
     installed.sort_by_key(|dir| {
-        let version = dir.parent().and_then(Path::file_name).and_then(|v| v.to_str());
+        let version = dir
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|v| v.to_str());
         std::cmp::Reverse(version.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
     });
-    on_path.chain(installed).find(|dir| has_both(dir)).ok_or_else(|| {
-        "no PostgreSQL server binaries found (`initdb` and `postgres` on PATH or under \
+    on_path
+        .chain(installed)
+        .find(|dir| has_both(dir))
+        .ok_or_else(|| {
+            "no PostgreSQL server binaries found (`initdb` and `postgres` on PATH or under \
          /usr/lib/postgresql/*/bin). Install them (Debian: `apt-get install postgresql`) or \
          set DATABASE_URL to a server where this user may create databases."
-            .to_owned()
-    })
+                .to_owned()
+        })
 }
 
 fn is_root() -> bool {

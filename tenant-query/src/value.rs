@@ -33,7 +33,11 @@ pub trait SqlValue: for<'q> Encode<'q, Postgres> + Type<Postgres> + Send {
 const NUL_IN_TEXT: &str = "text must not contain NUL (0x00) bytes";
 
 fn check_text(text: &str) -> Result<(), Cow<'static, str>> {
-    if text.contains('\0') { Err(NUL_IN_TEXT.into()) } else { Ok(()) }
+    if text.contains('\0') {
+        Err(NUL_IN_TEXT.into())
+    } else {
+        Ok(())
+    }
 }
 
 impl SqlValue for String {
@@ -127,7 +131,9 @@ impl Args {
 
     /// Checks `value`, then binds it as the next parameter.
     pub fn push<T: SqlValue>(&mut self, column: &'static str, value: T) -> Result<()> {
-        value.check().map_err(|reason| Error::invalid_input(column, reason))?;
+        value
+            .check()
+            .map_err(|reason| Error::invalid_input(column, reason))?;
         self.0
             .add(value)
             .map_err(|source| Error::invalid_input(column, source.to_string()))

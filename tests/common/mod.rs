@@ -99,9 +99,18 @@ impl Fixture {
         test_db.execute_script(SCHEMA).await.expect("schema");
         test_db.db().migrate().await.expect("migrate");
         let actor = Uuid::now_v7();
-        let a = test_db.db().scope(&TenantScope::new(Uuid::now_v7()).with_actor(actor));
-        let b = test_db.db().scope(&TenantScope::new(Uuid::now_v7()).with_actor(actor));
-        Fixture { test_db, a, b, actor }
+        let a = test_db
+            .db()
+            .scope(&TenantScope::new(Uuid::now_v7()).with_actor(actor));
+        let b = test_db
+            .db()
+            .scope(&TenantScope::new(Uuid::now_v7()).with_actor(actor));
+        Fixture {
+            test_db,
+            a,
+            b,
+            actor,
+        }
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
@@ -119,14 +128,25 @@ impl Fixture {
 
     pub async fn raw_count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await.expect("count")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(self.pool())
+            .await
+            .expect("count")
     }
 }
 
 pub fn new_project(name: &str) -> NewProject {
-    NewProject { name: name.into(), status: "active".into(), description: None }
+    NewProject {
+        name: name.into(),
+        status: "active".into(),
+        description: None,
+    }
 }
 
 pub fn new_task(project_id: Uuid, title: &str) -> NewTask {
-    NewTask { project_id, title: title.into(), done: false }
+    NewTask {
+        project_id,
+        title: title.into(),
+        done: false,
+    }
 }

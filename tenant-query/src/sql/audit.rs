@@ -1,7 +1,14 @@
 //! The audit log's table and the SQL that records changes in it.
 
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use super::{ACTOR_PARAM, TENANT_PARAM, literal};
 use crate::entity::EntityMeta;
+use crate::error::Result;
+use crate::value::{Args, SqlValue};
 
 /// The library's audit log table.
 pub(crate) const AUDIT_LOG_TABLE: &str = "tenant_audit_log";
@@ -34,7 +41,11 @@ pub(crate) enum Diff<'a> {
     /// Every column of the new row `alias`, as `{"from": null, "to": value}`.
     Created(&'a str),
     /// Every column whose value differs between `old` and `new`, except `updated_at`.
-    Changed { old: &'a str, new: &'a str, ignore: Option<&'a str> },
+    Changed {
+        old: &'a str,
+        new: &'a str,
+        ignore: Option<&'a str>,
+    },
     /// Every column of the removed row `alias`, as `{"from": value, "to": null}`.
     Removed(&'a str),
 }
@@ -81,4 +92,73 @@ pub(crate) fn record_cte(
         action = literal(action),
         diff = diff.expression(),
     )
+}
+
+/// The optional predicates of an audit log read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuditFilter {
+    pub(crate) entity: Option<&'static str>,
+    pub(crate) entity_id: Option<Uuid>,
+    pub(crate) actor: Option<Uuid>,
+    pub(crate) action: Option<&'static str>,
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) after: Option<(DateTime<Utc>, Uuid)>,
+    pub(crate) limit: Option<i64>,
+}
+
+/// ` AND <column> <op> $n`, binding `value` as `$n`.
+fn and<T: SqlValue>(
+    sql: &mut String,
+    args: &mut Args,
+    column: &'static str,
+    op: &str,
+    value: T,
+) -> Result<()> {
+    args.push(column, value)?;
+    let _ = write!(sql, " AND {column} {op} ${}", args.len());
+    Ok(())
+}
+
+/// A read of the scope's audit log (`$1` is the tenant), oldest first.
+pub(crate) fn render_audit_select(filter: AuditFilter, args: &mut Args) -> Result<String> {
+    let mut sql = format!(
+        "SELECT id, tenant_id, entity, entity_id, action, changes, actor, \
+         transaction_id::text::bigint AS transaction_id, recorded_at \
+         FROM {AUDIT_LOG_TABLE} WHERE tenant_id = {TENANT_PARAM}"
+    );
+    if let Some(entity) = filter.entity {
+        and(&mut sql, args, "entity", "=", entity)?;
+    }
+    if let Some(id) = filter.entity_id {
+        and(&mut sql, args, "entity_id", "=", id)?;
+    }
+    if let Some(actor) = filter.actor {
+        and(&mut sql, args, "actor", "=", actor)?;
+    }
+    if let Some(action) = filter.action {
+        and(&mut sql, args, "action", "=", action)?;
+    }
+    if let Some(since) = filter.since {
+        and(&mut sql, args, "recorded_at", ">=", since)?;
+    }
+    if let Some(until) = filter.until {
+        and(&mut sql, args, "recorded_at", "<", until)?;
+    }
+    if let Some((recorded_at, id)) = filter.after {
+        args.push("recorded_at", recorded_at)?;
+        args.push("id", id)?;
+        let _ = write!(
+            sql,
+            " AND (recorded_at, id) > (${}, ${})",
+            args.len() - 1,
+            args.len()
+        );
+    }
+    sql.push_str(" ORDER BY recorded_at, id");
+    if let Some(limit) = filter.limit {
+        args.push("limit", limit)?;
+        let _ = write!(sql, " LIMIT ${}", args.len());
+    }
+    Ok(sql)
 }

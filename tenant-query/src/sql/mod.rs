@@ -8,7 +8,7 @@ mod audit;
 mod select;
 mod statements;
 
-pub(crate) use audit::AUDIT_LOG_DDL;
+pub(crate) use audit::{AUDIT_LOG_DDL, AuditFilter, render_audit_select};
 pub(crate) use select::{DeletedRows, Projection, SelectParts, render_select};
 pub use statements::Statements;
 
@@ -55,7 +55,9 @@ pub(crate) struct Params {
 impl Params {
     /// Parameters of a write: `$1` is the tenant, `$2` the actor when audited.
     pub(crate) fn write(meta: &EntityMeta) -> Self {
-        Params { next: if meta.audit { 3 } else { 2 } }
+        Params {
+            next: if meta.audit { 3 } else { 2 },
+        }
     }
 
     /// The placeholder of the next parameter.

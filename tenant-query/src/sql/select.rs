@@ -70,7 +70,8 @@ pub(crate) fn render_select(
     let mut order = parts.order;
     if let Some(keyset) = parts.keyset {
         let id = role_column(meta, ColumnRole::Id).expect("validated by the derive");
-        let (comparison, descending) = (if keyset.descending { "<" } else { ">" }, keyset.descending);
+        let (comparison, descending) =
+            (if keyset.descending { "<" } else { ">" }, keyset.descending);
         // The id breaks ties after the keyset column, or orders alone.
         let id_position = usize::from(keyset.column.is_some());
         match keyset.column {
@@ -88,8 +89,17 @@ pub(crate) fn render_select(
                 bind(Box::new(keyset.id), "id", &mut sql, args)?;
             }
         }
-        let id_column = meta.column(ColumnRole::Id).expect("validated by the derive").name;
-        order.insert(id_position, OrderTerm { column: id_column, descending });
+        let id_column = meta
+            .column(ColumnRole::Id)
+            .expect("validated by the derive")
+            .name;
+        order.insert(
+            id_position,
+            OrderTerm {
+                column: id_column,
+                descending,
+            },
+        );
     }
 
     if matches!(projection, Projection::Rows) {
@@ -143,7 +153,12 @@ fn render_expr(expr: Expr, sql: &mut String, args: &mut Args) -> Result<()> {
             bind(pattern, column, sql, args)?;
         }
         Expr::Null { column, negated } => {
-            let _ = write!(sql, "{} IS {}NULL", ident(column), if negated { "NOT " } else { "" });
+            let _ = write!(
+                sql,
+                "{} IS {}NULL",
+                ident(column),
+                if negated { "NOT " } else { "" }
+            );
         }
         Expr::Not(inner) => {
             sql.push_str("NOT ");
@@ -158,7 +173,12 @@ fn render_expr(expr: Expr, sql: &mut String, args: &mut Args) -> Result<()> {
     Ok(())
 }
 
-fn render_group(items: Vec<Expr>, separator: &str, sql: &mut String, args: &mut Args) -> Result<()> {
+fn render_group(
+    items: Vec<Expr>,
+    separator: &str,
+    sql: &mut String,
+    args: &mut Args,
+) -> Result<()> {
     sql.push('(');
     for (i, item) in items.into_iter().enumerate() {
         if i > 0 {

@@ -37,7 +37,10 @@ struct Names<'m> {
 impl Names<'_> {
     /// ` AND "deleted_at" IS NULL` for soft-deleting entities, qualified by `alias`.
     fn live(&self, alias: &str) -> String {
-        self.soft_delete.as_ref().map(|sd| format!(" AND {alias}{sd} IS NULL")).unwrap_or_default()
+        self.soft_delete
+            .as_ref()
+            .map(|sd| format!(" AND {alias}{sd} IS NULL"))
+            .unwrap_or_default()
     }
 
     fn returning(&self, alias: &str) -> String {
@@ -56,7 +59,13 @@ impl Statements {
             columns: column_list(meta, None),
             soft_delete: role_column(meta, ColumnRole::SoftDelete),
         };
-        let Names { table, tenant, id, columns, .. } = &names;
+        let Names {
+            table,
+            tenant,
+            id,
+            columns,
+            ..
+        } = &names;
         let live = names.live("");
 
         let select = format!("SELECT {columns} FROM {table} WHERE {tenant} = {TENANT_PARAM}");
@@ -73,8 +82,20 @@ impl Statements {
 
         let (delete, restore) = match &names.soft_delete {
             Some(sd) => (
-                modify(&names, "delete", &format!("{sd} = now()"), &names.live("t."), false),
-                modify(&names, "restore", &format!("{sd} = NULL"), &format!(" AND t.{sd} IS NOT NULL"), true),
+                modify(
+                    &names,
+                    "delete",
+                    &format!("{sd} = now()"),
+                    &names.live("t."),
+                    false,
+                ),
+                modify(
+                    &names,
+                    "restore",
+                    &format!("{sd} = NULL"),
+                    &format!(" AND t.{sd} IS NOT NULL"),
+                    true,
+                ),
             ),
             None => (remove(&names, "delete"), String::new()),
         };
@@ -97,7 +118,13 @@ impl Statements {
 /// `INSERT` of one row (`VALUES`) or of many (one array per column, through `UNNEST`).
 /// Parameters after the tenant (and actor): the id(s), then each data column.
 fn insert(names: &Names<'_>, many: bool) -> String {
-    let Names { meta, table, id, columns, .. } = names;
+    let Names {
+        meta,
+        table,
+        id,
+        columns,
+        ..
+    } = names;
     let mut params = Params::write(meta);
     let mut targets = Vec::new();
     let mut values = Vec::new();
@@ -133,7 +160,13 @@ fn insert(names: &Names<'_>, many: bool) -> String {
     }
     format!(
         "WITH new_rows AS ({statement} RETURNING {columns}), {} SELECT {columns} FROM new_rows",
-        record_cte(meta, "insert", "new_rows AS n", &format!("n.{id}"), Diff::Created("n"))
+        record_cte(
+            meta,
+            "insert",
+            "new_rows AS n",
+            &format!("n.{id}"),
+            Diff::Created("n")
+        )
     )
 }
 
@@ -163,9 +196,15 @@ fn update(names: &Names<'_>) -> String {
         let touched = if next.is_empty() {
             "false".to_owned()
         } else {
-            format!("ROW({}) IS DISTINCT FROM ROW({})", next.join(", "), current.join(", "))
+            format!(
+                "ROW({}) IS DISTINCT FROM ROW({})",
+                next.join(", "),
+                current.join(", ")
+            )
         };
-        sets.push(format!("{updated_at} = CASE WHEN {touched} THEN now() ELSE t.{updated_at} END"));
+        sets.push(format!(
+            "{updated_at} = CASE WHEN {touched} THEN now() ELSE t.{updated_at} END"
+        ));
     }
     if sets.is_empty() {
         // Nothing is writable: the update still locks and returns the row.
@@ -177,13 +216,34 @@ fn update(names: &Names<'_>) -> String {
 /// `UPDATE <table> AS t SET <set>` of one row by id (the first parameter after the tenant
 /// and actor) that also matches `extra_filter`: plain, or for audited entities locking the
 /// old row first and recording the diff in the same statement. Returns the row, or its id.
-fn modify(names: &Names<'_>, action: &str, set: &str, extra_filter: &str, returning: bool) -> String {
-    let Names { meta, table, tenant, id, columns, .. } = names;
+fn modify(
+    names: &Names<'_>,
+    action: &str,
+    set: &str,
+    extra_filter: &str,
+    returning: bool,
+) -> String {
+    let Names {
+        meta,
+        table,
+        tenant,
+        id,
+        columns,
+        ..
+    } = names;
     let id_param = Params::write(meta).next();
     let filter = format!("t.{tenant} = {TENANT_PARAM} AND t.{id} = {id_param}{extra_filter}");
-    let output = if returning { columns.clone() } else { id.clone() };
+    let output = if returning {
+        columns.clone()
+    } else {
+        id.clone()
+    };
     if !meta.audit {
-        let returned = if returning { names.returning("t") } else { format!("t.{id}") };
+        let returned = if returning {
+            names.returning("t")
+        } else {
+            format!("t.{id}")
+        };
         return format!("UPDATE {table} AS t SET {set} WHERE {filter} RETURNING {returned}");
     }
     format!(
@@ -208,14 +268,28 @@ fn modify(names: &Names<'_>, action: &str, set: &str, extra_filter: &str, return
 
 /// `DELETE` of one row by id, deleted or not; audited entities record the row as it was.
 fn remove(names: &Names<'_>, action: &str) -> String {
-    let Names { meta, table, tenant, id, columns, .. } = names;
+    let Names {
+        meta,
+        table,
+        tenant,
+        id,
+        columns,
+        ..
+    } = names;
     let id_param = Params::write(meta).next();
-    let statement = format!("DELETE FROM {table} WHERE {tenant} = {TENANT_PARAM} AND {id} = {id_param}");
+    let statement =
+        format!("DELETE FROM {table} WHERE {tenant} = {TENANT_PARAM} AND {id} = {id_param}");
     if !meta.audit {
         return format!("{statement} RETURNING {id}");
     }
     format!(
         "WITH old_rows AS ({statement} RETURNING {columns}), {} SELECT {id} FROM old_rows",
-        record_cte(meta, action, "old_rows AS o", &format!("o.{id}"), Diff::Removed("o"))
+        record_cte(
+            meta,
+            action,
+            "old_rows AS o",
+            &format!("o.{id}"),
+            Diff::Removed("o")
+        )
     )
 }

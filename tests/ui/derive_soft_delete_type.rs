@@ -1,0 +1,13 @@
+use chrono::{DateTime, Utc};
+use tenant_query::prelude::*;
+use uuid::Uuid;
+
+#[derive(TenantEntity)]
+#[tenant(table = "events")]
+pub struct Event {
+    #[tenant(id)] pub id: Uuid,
+    #[tenant(tenant_id)] pub org_id: Uuid,
+    #[tenant(soft_delete)] pub deleted_at: DateTime<Utc>,
+}
+
+fn main() {}
