@@ -63,6 +63,7 @@ impl<E: TenantEntity> Query<E> {
                 order: Vec::new(),
                 limit: None,
                 offset: None,
+                lock: false,
             },
             entity: PhantomData,
         }
@@ -92,6 +93,27 @@ impl<E: TenantEntity> Query<E> {
     /// Skips the first `offset` rows (prefer [`after`](Self::after) for deep pages).
     pub fn offset(mut self, offset: u32) -> Self {
         self.parts.offset = Some(i64::from(offset));
+        self
+    }
+
+    /// Locks the returned rows until the transaction ends (`SELECT ... FOR UPDATE`), for a
+    /// read-modify-write inside a [`ScopedTransaction`](crate::ScopedTransaction).
+    /// Ignored by `count` and `exists`.
+    ///
+    /// ```no_run
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)]
+    /// # #[tenant(table = "counters")]
+    /// # pub struct Counter { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub value: i64 }
+    /// # async fn run(s: &ScopedDb, id: uuid::Uuid) -> tenant_query::Result<()> {
+    /// let mut tx = s.begin().await?;
+    /// let counter = Counter::query().filter(Counter::ID.eq(id)).for_update().one(&mut tx).await?;
+    /// Counter::update(&mut tx, id, CounterPatch { value: Some(counter.value + 1) }).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_update(mut self) -> Self {
+        self.parts.lock = true;
         self
     }
 

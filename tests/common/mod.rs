@@ -52,6 +52,30 @@ pub struct Tag {
     pub weight: i32,
 }
 
+/// Audited, without soft delete: deletes are hard and record the whole row.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "comments", audit)]
+pub struct Comment {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Task)]
+    pub task_id: Uuid,
+    pub body: String,
+}
+
+/// An audited counter, for concurrency tests.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "counters", audit)]
+pub struct Counter {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub value: i64,
+}
+
 pub const SCHEMA: &str = r#"
 CREATE TABLE projects (
     id          uuid        NOT NULL,
@@ -76,6 +100,21 @@ CREATE TABLE tasks (
     FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id) ON DELETE CASCADE
 );
 CREATE INDEX tasks_project_idx ON tasks (org_id, project_id);
+CREATE TABLE comments (
+    id          uuid        NOT NULL,
+    org_id      uuid        NOT NULL,
+    task_id     uuid        NOT NULL,
+    body        text        NOT NULL,
+    PRIMARY KEY (org_id, id),
+    FOREIGN KEY (org_id, task_id) REFERENCES tasks (org_id, id) ON DELETE CASCADE
+);
+CREATE INDEX comments_task_idx ON comments (org_id, task_id);
+CREATE TABLE counters (
+    id          uuid        NOT NULL,
+    org_id      uuid        NOT NULL,
+    value       bigint      NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
 CREATE TABLE tags (
     id          uuid        NOT NULL,
     tenant      uuid        NOT NULL,

@@ -33,6 +33,8 @@ pub(crate) struct SelectParts {
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
+    /// Lock the returned rows until the transaction ends (`FOR UPDATE`).
+    pub(crate) lock: bool,
 }
 
 /// Renders `parts` as a statement over `meta`'s table, binding its values into `args`
@@ -117,6 +119,9 @@ pub(crate) fn render_select(
         if let Some(offset) = parts.offset {
             sql.push_str(" OFFSET ");
             bind(Box::new(offset), "offset", &mut sql, args)?;
+        }
+        if parts.lock {
+            sql.push_str(" FOR UPDATE");
         }
     }
     if matches!(projection, Projection::Exists) {
