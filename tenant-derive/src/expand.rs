@@ -358,6 +358,7 @@ fn relation(
     let load_by = format_ident!("load_by_{}", name);
     let load_by_with_deleted = format_ident!("load_by_{}_with_deleted", name);
     let load_parent = format_ident!("load_{}", relation);
+    let by_relation = format_ident!("BY_{}", relation.to_uppercase());
     let ident = entity.ident;
     let executor = quote!(impl ::tenant_query::TenantExecutor<'c>);
     let uuid = quote!(::tenant_query::__private::Uuid);
@@ -376,6 +377,13 @@ fn relation(
         }
     });
     quote! {
+        #[doc = concat!(
+            "The relation to [`", stringify!(#parent), "`] through `", stringify!(#fk),
+            "`, for nested loading (`Relation::then`, `Children::attach`)."
+        )]
+        pub const #by_relation: ::tenant_query::Relation<Self> =
+            ::tenant_query::Relation::new(#index, |row: &#ident| row.#fk);
+
         #[doc = concat!(
             "The live rows of each parent in `parent_ids` (by `", stringify!(#fk), "`), in one query: ",
             "every requested id is a key, with an empty `Vec` when it has no rows; rows are in id order."

@@ -38,7 +38,9 @@ mod error;
 mod exec;
 mod filter;
 mod handle;
+mod loader;
 mod query;
+mod relation;
 #[doc(hidden)]
 pub mod repo;
 mod scope;
@@ -54,7 +56,9 @@ pub use entity::{SoftDelete, TenantEntity};
 pub use error::{Error, Result};
 pub use filter::{Column, Filter, IntoValue, NotNull, Nullable, Order};
 pub use handle::{ScopedDb, ScopedTransaction, TenantExecutor};
+pub use loader::Loader;
 pub use query::Query;
+pub use relation::{Children, Keyed, Nested, Relation, Then};
 pub use scope::TenantScope;
 pub use value::SqlValue;
 
@@ -72,8 +76,8 @@ pub use tenant_derive::TenantEntity;
 /// Everything an application needs in scope: `use tenant_query::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AuditRecord, Error, Filter, Query, ScopedDb, ScopedTransaction, SoftDelete, TenantDb,
-        TenantEntity, TenantExecutor, TenantScope,
+        AuditRecord, Children, Error, Filter, Loader, Nested, Query, ScopedDb, ScopedTransaction,
+        SoftDelete, TenantDb, TenantEntity, TenantExecutor, TenantScope,
     };
 }
 

@@ -6,7 +6,8 @@
 //! machine (`initdb` and `postgres` on `PATH`, or under `/usr/lib/postgresql/*/bin`), in
 //! a temporary directory on a free loopback port; when the process exits, however it
 //! exits, the server stops and the directory is removed. As root, the server runs as the
-//! `postgres` user, since `initdb` refuses to run as root.
+//! `postgres` user, since `initdb` refuses to run as root. The throwaway server preloads
+//! `pg_stat_statements`, so tests can count the statements PostgreSQL really executed.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -159,6 +160,7 @@ echo "$dir"
     || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
 "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
     >"$dir/postgres.log" 2>&1 &
 pid=$!
 echo started
