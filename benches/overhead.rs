@@ -15,7 +15,11 @@ use tenant_query::ScopedDb;
 use uuid::Uuid;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Cycles through `ids`, the same sequence for both sides.
@@ -38,10 +42,21 @@ fn overhead(c: &mut Criterion) {
     let (pool, tenant) = (&bench.pool, bench.tenant);
 
     let mut w1 = c.benchmark_group("W1 point lookup");
-    let mut ids = Cycle { ids: &bench.project_ids, next: 0 };
-    w1.bench_function("library", |b| b.to_async(&rt).iter(|| Project::find(&s, ids.next())));
-    let mut ids = Cycle { ids: &bench.project_ids, next: 0 };
-    w1.bench_function("raw", |b| b.to_async(&rt).iter(|| raw::find_project(pool, tenant, ids.next())));
+    let mut ids = Cycle {
+        ids: &bench.project_ids,
+        next: 0,
+    };
+    w1.bench_function("library", |b| {
+        b.to_async(&rt).iter(|| Project::find(&s, ids.next()))
+    });
+    let mut ids = Cycle {
+        ids: &bench.project_ids,
+        next: 0,
+    };
+    w1.bench_function("raw", |b| {
+        b.to_async(&rt)
+            .iter(|| raw::find_project(pool, tenant, ids.next()))
+    });
     w1.finish();
 
     let mut w2 = c.benchmark_group("W2 list 100");
@@ -54,7 +69,9 @@ fn overhead(c: &mut Criterion) {
                 .all(&s)
         })
     });
-    w2.bench_function("raw", |b| b.to_async(&rt).iter(|| raw::list_projects(pool, tenant)));
+    w2.bench_function("raw", |b| {
+        b.to_async(&rt).iter(|| raw::list_projects(pool, tenant))
+    });
     w2.finish();
 
     let mut w3 = c.benchmark_group("W3 relation load");
@@ -64,11 +81,13 @@ fn overhead(c: &mut Criterion) {
             b.to_async(&rt).iter(|| Task::load_by_project_id(&s, ids))
         });
         w3.bench_with_input(BenchmarkId::new("raw", parents), &ids, |b, ids| {
-            b.to_async(&rt).iter(|| raw::tasks_by_project(pool, tenant, ids))
+            b.to_async(&rt)
+                .iter(|| raw::tasks_by_project(pool, tenant, ids))
         });
         if parents <= 100 {
             w3.bench_with_input(BenchmarkId::new("raw N+1", parents), &ids, |b, ids| {
-                b.to_async(&rt).iter(|| raw::tasks_one_parent_at_a_time(pool, tenant, ids))
+                b.to_async(&rt)
+                    .iter(|| raw::tasks_one_parent_at_a_time(pool, tenant, ids))
             });
         }
     }
@@ -80,17 +99,29 @@ fn overhead(c: &mut Criterion) {
         let input: Vec<(String, i64)> = (0..rows).map(|i| (format!("kind {}", i % 7), i)).collect();
         w4.bench_with_input(BenchmarkId::new("library", rows), &input, |b, input| {
             b.to_async(&rt).iter(|| {
-                let new = input.iter().map(|(kind, amount)| NewEvent { kind: kind.clone(), amount: *amount }).collect();
+                let new = input
+                    .iter()
+                    .map(|(kind, amount)| NewEvent {
+                        kind: kind.clone(),
+                        amount: *amount,
+                    })
+                    .collect();
                 Event::insert_many(&s, new)
             })
         });
         w4.bench_with_input(BenchmarkId::new("raw", rows), &input, |b, input| {
-            b.to_async(&rt).iter(|| raw::insert_events(pool, tenant, input))
+            b.to_async(&rt)
+                .iter(|| raw::insert_events(pool, tenant, input))
         });
         if rows <= 1000 {
-            w4.bench_with_input(BenchmarkId::new("raw row by row", rows), &input, |b, input| {
-                b.to_async(&rt).iter(|| raw::insert_events_one_by_one(pool, tenant, input))
-            });
+            w4.bench_with_input(
+                BenchmarkId::new("raw row by row", rows),
+                &input,
+                |b, input| {
+                    b.to_async(&rt)
+                        .iter(|| raw::insert_events_one_by_one(pool, tenant, input))
+                },
+            );
         }
     }
     w4.finish();
@@ -98,21 +129,46 @@ fn overhead(c: &mut Criterion) {
     let mut w5 = c.benchmark_group("W5 audited update");
     let balance = AtomicI64::new(1);
     let actor = Uuid::from_u128(42);
-    let mut ids = Cycle { ids: &bench.account_ids, next: 0 };
+    let mut ids = Cycle {
+        ids: &bench.account_ids,
+        next: 0,
+    };
     w5.bench_function("library", |b| {
         b.to_async(&rt).iter(|| {
-            let patch = AccountPatch { balance: Some(balance.fetch_add(1, Ordering::Relaxed)), ..Default::default() };
+            let patch = AccountPatch {
+                balance: Some(balance.fetch_add(1, Ordering::Relaxed)),
+                ..Default::default()
+            };
             Account::update(&s, ids.next(), patch)
         })
     });
-    let mut ids = Cycle { ids: &bench.account_ids, next: 0 };
+    let mut ids = Cycle {
+        ids: &bench.account_ids,
+        next: 0,
+    };
     w5.bench_function("raw plain update", |b| {
-        b.to_async(&rt).iter(|| raw::update_balance(pool, tenant, ids.next(), balance.fetch_add(1, Ordering::Relaxed)))
+        b.to_async(&rt).iter(|| {
+            raw::update_balance(
+                pool,
+                tenant,
+                ids.next(),
+                balance.fetch_add(1, Ordering::Relaxed),
+            )
+        })
     });
-    let mut ids = Cycle { ids: &bench.account_ids, next: 0 };
+    let mut ids = Cycle {
+        ids: &bench.account_ids,
+        next: 0,
+    };
     w5.bench_function("raw audited transaction", |b| {
         b.to_async(&rt).iter(|| {
-            raw::update_balance_audited(pool, tenant, actor, ids.next(), balance.fetch_add(1, Ordering::Relaxed))
+            raw::update_balance_audited(
+                pool,
+                tenant,
+                actor,
+                ids.next(),
+                balance.fetch_add(1, Ordering::Relaxed),
+            )
         })
     });
     w5.finish();
@@ -126,13 +182,23 @@ fn overhead(c: &mut Criterion) {
     w6.bench_function("library", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (s, ids) = (s.clone(), bench.project_ids.clone());
-            async move { round(iters, TASKS, move |t| library_lookups(s.clone(), ids.clone(), t, LOOKUPS)).await }
+            async move {
+                round(iters, TASKS, move |t| {
+                    library_lookups(s.clone(), ids.clone(), t, LOOKUPS)
+                })
+                .await
+            }
         })
     });
     w6.bench_function("raw", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (pool, ids) = (pool.clone(), bench.project_ids.clone());
-            async move { round(iters, TASKS, move |t| raw_lookups(pool.clone(), ids.clone(), tenant, t, LOOKUPS)).await }
+            async move {
+                round(iters, TASKS, move |t| {
+                    raw_lookups(pool.clone(), ids.clone(), tenant, t, LOOKUPS)
+                })
+                .await
+            }
         })
     });
     w6.finish();
@@ -160,7 +226,13 @@ async fn library_lookups(s: ScopedDb, ids: Vec<Uuid>, task: usize, lookups: usiz
     }
 }
 
-async fn raw_lookups(pool: sqlx::PgPool, ids: Vec<Uuid>, tenant: Uuid, task: usize, lookups: usize) {
+async fn raw_lookups(
+    pool: sqlx::PgPool,
+    ids: Vec<Uuid>,
+    tenant: Uuid,
+    task: usize,
+    lookups: usize,
+) {
     for i in 0..lookups {
         let id = ids[(task * lookups + i) % ids.len()];
         assert!(raw::find_project(&pool, tenant, id).await.is_some());

@@ -145,17 +145,26 @@ impl Bench {
         .fetch_all(&pool)
         .await
         .expect("project ids");
-        let account_ids = sqlx::query_scalar("SELECT id FROM accounts WHERE org_id = $1 ORDER BY id")
-            .bind(tenant)
-            .fetch_all(&pool)
-            .await
-            .expect("account ids");
+        let account_ids =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE org_id = $1 ORDER BY id")
+                .bind(tenant)
+                .fetch_all(&pool)
+                .await
+                .expect("account ids");
         let db = TenantDb::new(pool.clone());
-        Bench { _test_db: test_db, pool, db, tenant, project_ids, account_ids }
+        Bench {
+            _test_db: test_db,
+            pool,
+            db,
+            tenant,
+            project_ids,
+            account_ids,
+        }
     }
 
     pub fn scope(&self) -> ScopedDb {
-        self.db.scope(&TenantScope::new(self.tenant).with_actor(Uuid::from_u128(42)))
+        self.db
+            .scope(&TenantScope::new(self.tenant).with_actor(Uuid::from_u128(42)))
     }
 }
 
@@ -240,7 +249,11 @@ pub mod raw {
         .unwrap()
     }
 
-    pub async fn tasks_by_project(pool: &sqlx::PgPool, tenant: Uuid, ids: &[Uuid]) -> HashMap<Uuid, Vec<Task>> {
+    pub async fn tasks_by_project(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        ids: &[Uuid],
+    ) -> HashMap<Uuid, Vec<Task>> {
         let rows: Vec<Task> = sqlx::query_as(
             "SELECT id, org_id, project_id, title, done, deleted_at FROM tasks \
              WHERE org_id = $1 AND project_id = ANY($2) AND deleted_at IS NULL ORDER BY project_id, id",
@@ -250,7 +263,8 @@ pub mod raw {
         .fetch_all(pool)
         .await
         .unwrap();
-        let mut grouped: HashMap<Uuid, Vec<Task>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+        let mut grouped: HashMap<Uuid, Vec<Task>> =
+            ids.iter().map(|id| (*id, Vec::new())).collect();
         for row in rows {
             grouped.entry(row.project_id).or_default().push(row);
         }
@@ -258,7 +272,11 @@ pub mod raw {
     }
 
     /// The N+1 loop the loaders exist to avoid.
-    pub async fn tasks_one_parent_at_a_time(pool: &sqlx::PgPool, tenant: Uuid, ids: &[Uuid]) -> HashMap<Uuid, Vec<Task>> {
+    pub async fn tasks_one_parent_at_a_time(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        ids: &[Uuid],
+    ) -> HashMap<Uuid, Vec<Task>> {
         let mut grouped = HashMap::with_capacity(ids.len());
         for id in ids {
             let rows: Vec<Task> = sqlx::query_as(
@@ -275,7 +293,11 @@ pub mod raw {
         grouped
     }
 
-    pub async fn insert_events(pool: &sqlx::PgPool, tenant: Uuid, rows: &[(String, i64)]) -> Vec<Event> {
+    pub async fn insert_events(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        rows: &[(String, i64)],
+    ) -> Vec<Event> {
         let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
         let kinds: Vec<&str> = rows.iter().map(|(kind, _)| kind.as_str()).collect();
         let amounts: Vec<i64> = rows.iter().map(|(_, amount)| *amount).collect();
@@ -293,7 +315,11 @@ pub mod raw {
         .unwrap()
     }
 
-    pub async fn insert_events_one_by_one(pool: &sqlx::PgPool, tenant: Uuid, rows: &[(String, i64)]) {
+    pub async fn insert_events_one_by_one(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        rows: &[(String, i64)],
+    ) {
         for (kind, amount) in rows {
             sqlx::query(
                 "INSERT INTO events (id, org_id, kind, amount, created_at) VALUES ($1, $2, $3, $4, now())",
@@ -308,7 +334,12 @@ pub mod raw {
         }
     }
 
-    pub async fn update_balance(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid, balance: i64) -> Account {
+    pub async fn update_balance(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        id: Uuid,
+        balance: i64,
+    ) -> Account {
         sqlx::query_as(
             "UPDATE accounts SET balance = $3, updated_at = now() WHERE org_id = $1 AND id = $2 \
              RETURNING id, org_id, name, balance, updated_at",
@@ -322,7 +353,13 @@ pub mod raw {
     }
 
     /// The usual hand-written audited update: lock, read, write, record, in a transaction.
-    pub async fn update_balance_audited(pool: &sqlx::PgPool, tenant: Uuid, actor: Uuid, id: Uuid, balance: i64) -> Account {
+    pub async fn update_balance_audited(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        actor: Uuid,
+        id: Uuid,
+        balance: i64,
+    ) -> Account {
         let mut tx = pool.begin().await.unwrap();
         let old: Account = sqlx::query_as(
             "SELECT id, org_id, name, balance, updated_at FROM accounts WHERE org_id = $1 AND id = $2 FOR UPDATE",

@@ -165,7 +165,7 @@ fn insert(names: &Names<'_>, many: bool) -> String {
             "insert",
             "new_rows AS n",
             &format!("n.{id}"),
-            Diff::Created("n")
+            Diff::Created
         )
     )
 }
@@ -257,11 +257,7 @@ fn modify(
             action,
             &format!("old_rows AS o JOIN new_rows AS n ON n.{id} = o.{id}"),
             &format!("n.{id}"),
-            Diff::Changed {
-                old: "o",
-                new: "n",
-                ignore: meta.column(ColumnRole::UpdatedAt).map(|c| c.name)
-            },
+            Diff::Changed,
         ),
     )
 }
@@ -289,7 +285,7 @@ fn remove(names: &Names<'_>, action: &str) -> String {
             action,
             "old_rows AS o",
             &format!("o.{id}"),
-            Diff::Removed("o")
+            Diff::Removed
         )
     )
 }
