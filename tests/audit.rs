@@ -380,6 +380,47 @@ async fn concurrent_updates_leave_an_unbroken_chain() {
     assert_eq!(previous, json!(value));
 }
 
+/// Blind concurrent updates (no transaction, no read first): each record's `from` is the
+/// value the row really had when that update took its lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blind_concurrent_updates_record_the_true_old_value() {
+    let f = Fixture::new().await;
+    let counter = Counter::insert(&f.a, NewCounter { value: 0 })
+        .await
+        .unwrap();
+    let workers: Vec<_> = (0..16_i64)
+        .map(|worker| {
+            let s = f.a.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let patch = CounterPatch {
+                        value: Some(worker * 1000 + i + 1),
+                    };
+                    Counter::update(&s, counter.id, patch).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let records = AuditRecord::for_entity::<Counter>(&f.a, counter.id)
+        .await
+        .unwrap();
+    let mut previous = json!(0);
+    for record in records.iter().filter(|r| r.action == AuditAction::Update) {
+        assert_eq!(
+            record.changes["value"]["from"], previous,
+            "broken chain at {record:?}"
+        );
+        previous = record.changes["value"]["to"].clone();
+    }
+    assert_eq!(
+        previous,
+        json!(Counter::get(&f.a, counter.id).await.unwrap().value)
+    );
+}
+
 /// A connection killed in the middle of a stream of audited writes leaves no change
 /// without its record and no record without its change, in or out of a transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,20 +42,28 @@ CREATE INDEX IF NOT EXISTS tenant_audit_log_entity_idx
 pub(crate) enum Diff {
     /// Every column of the new row `n`, as `{"from": null, "to": value}`.
     Created,
-    /// Every column whose value differs between the old row `o` and the new row `n`,
-    /// except `updated_at`. Rows where none differs get no record.
+    /// Every column whose value differs between the old and the new values of the
+    /// changed row `c` (see [`old_value`]), except `updated_at`. Rows where none differs
+    /// get no record.
     Changed,
     /// Every column of the removed row `o`, as `{"from": value, "to": null}`.
     Removed,
 }
 
+/// The output name under which an `UPDATE ... RETURNING` hands back the old value of
+/// column number `index`, next to the new values.
+pub(crate) fn old_value(index: usize) -> String {
+    ident(&format!("tq_old_{index}"))
+}
+
 impl Diff {
-    /// The columns a diff of `meta` reports.
-    fn reported<'m>(&self, meta: &'m EntityMeta) -> impl Iterator<Item = &'m ColumnMeta> {
+    /// The columns a diff of `meta` reports, with their position.
+    fn reported<'m>(&self, meta: &'m EntityMeta) -> impl Iterator<Item = (usize, &'m ColumnMeta)> {
         let changed = matches!(self, Diff::Changed);
         meta.columns
             .iter()
-            .filter(move |c| !changed || c.role != ColumnRole::UpdatedAt)
+            .enumerate()
+            .filter(move |(_, c)| !changed || c.role != ColumnRole::UpdatedAt)
     }
 
     /// The `changes` value: one `jsonb_build_object` per column, concatenated (one call
@@ -63,7 +71,7 @@ impl Diff {
     fn expression(&self, meta: &EntityMeta) -> String {
         let entries: Vec<String> = self
             .reported(meta)
-            .map(|c| {
+            .map(|(i, c)| {
                 let (key, column) = (literal(c.name), ident(c.name));
                 match self {
                     Diff::Created => format!(
@@ -72,11 +80,14 @@ impl Diff {
                     Diff::Removed => format!(
                         "jsonb_build_object({key}, jsonb_build_object('from', o.{column}, 'to', NULL::jsonb))"
                     ),
-                    Diff::Changed => format!(
-                        "CASE WHEN o.{column} IS DISTINCT FROM n.{column} \
-                         THEN jsonb_build_object({key}, jsonb_build_object('from', o.{column}, 'to', n.{column})) \
-                         ELSE '{{}}'::jsonb END"
-                    ),
+                    Diff::Changed => {
+                        let old = format!("c.{}", old_value(i));
+                        format!(
+                            "CASE WHEN {old} IS DISTINCT FROM c.{column} \
+                             THEN jsonb_build_object({key}, jsonb_build_object('from', {old}, 'to', c.{column})) \
+                             ELSE '{{}}'::jsonb END"
+                        )
+                    }
                 }
             })
             .collect();
@@ -92,18 +103,19 @@ impl Diff {
         if !matches!(self, Diff::Changed) {
             return None;
         }
-        let columns: Vec<String> = self.reported(meta).map(|c| ident(c.name)).collect();
-        let side = |alias: &str| {
-            columns
-                .iter()
-                .map(|c| format!("{alias}.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let (old, new): (Vec<String>, Vec<String>) = self
+            .reported(meta)
+            .map(|(i, c)| {
+                (
+                    format!("c.{}", old_value(i)),
+                    format!("c.{}", ident(c.name)),
+                )
+            })
+            .unzip();
         Some(format!(
             "ROW({}) IS DISTINCT FROM ROW({})",
-            side("o"),
-            side("n")
+            old.join(", "),
+            new.join(", ")
         ))
     }
 }

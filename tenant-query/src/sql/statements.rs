@@ -1,6 +1,6 @@
 //! The fixed statements of an entity, built once per process from its [`EntityMeta`].
 
-use super::audit::{Diff, record_cte};
+use super::audit::{Diff, old_value, record_cte};
 use super::{Params, TENANT_PARAM, column_list, ident, role_column};
 use crate::entity::{ColumnRole, EntityMeta};
 
@@ -246,18 +246,24 @@ fn modify(
         };
         return format!("UPDATE {table} AS t SET {set} WHERE {filter} RETURNING {returned}");
     }
+    // One UPDATE joined to the locked old row returns old and new values side by side;
+    // the audit record is computed from that single row.
+    let old_values: Vec<String> = (0..meta.columns.len())
+        .map(|i| format!("o.{} AS {}", ident(meta.columns[i].name), old_value(i)))
+        .collect();
     format!(
-        "WITH old_rows AS (SELECT {returning_t} FROM {table} AS t WHERE {filter} FOR UPDATE), \
-         new_rows AS (UPDATE {table} AS t SET {set} FROM old_rows AS o \
-         WHERE t.{tenant} = {TENANT_PARAM} AND t.{id} = o.{id} RETURNING {returning_t}), \
-         {audit} SELECT {output} FROM new_rows",
+        "WITH changed AS (UPDATE {table} AS t SET {set} \
+         FROM (SELECT {returning_t} FROM {table} AS t WHERE {filter} FOR UPDATE) AS o \
+         WHERE t.{tenant} = {TENANT_PARAM} AND t.{id} = o.{id} RETURNING {returning_t}, {old_values}), \
+         {audit} SELECT {output} FROM changed",
         returning_t = names.returning("t"),
+        old_values = old_values.join(", "),
         audit = record_cte(
             meta,
             action,
-            &format!("old_rows AS o JOIN new_rows AS n ON n.{id} = o.{id}"),
-            &format!("n.{id}"),
-            Diff::Changed,
+            "changed AS c",
+            &format!("c.{id}"),
+            Diff::Changed
         ),
     )
 }
