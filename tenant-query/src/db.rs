@@ -30,10 +30,13 @@ pub struct TenantDb {
 }
 
 /// How statements are sent; shared by every handle of one [`TenantDb`].
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Settings {
-    /// Whether statements are prepared once per connection and cached (sqlx's default).
-    pub(crate) prepared_statements: bool,
+    /// Whether a transaction pooler sits in front: statements unnamed, each pool
+    /// statement in its own transaction.
+    pub(crate) transaction_pooler: bool,
+    /// In RLS mode, the setting that carries the tenant id.
+    pub(crate) rls_setting: Option<String>,
 }
 
 impl TenantDb {
@@ -46,30 +49,72 @@ impl TenantDb {
     pub fn new(pool: PgPool) -> Self {
         TenantDb {
             pool,
-            settings: Arc::new(Settings {
-                prepared_statements: true,
-            }),
+            settings: Arc::new(Settings::default()),
         }
     }
 
-    /// Whether statements are prepared and cached per connection (on by default).
+    /// Makes the library safe behind a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`), which may hand each transaction, or each statement
+    /// outside one, to a different server connection.
     ///
-    /// Turn it off behind a pooler that cannot track prepared statements, such as
-    /// PgBouncer in transaction mode: statements are then sent unnamed, one round trip
-    /// each as before.
+    /// Statements are then sent unnamed instead of prepared once per connection (the
+    /// pooler cannot track named ones), and every scoped statement outside a
+    /// [`ScopedTransaction`] runs in a transaction of its own: sqlx sends an unnamed
+    /// statement in two protocol exchanges (parse, then bind and execute), and only a
+    /// transaction keeps both on one server connection. A single statement then costs
+    /// three round trips, as in RLS mode (the two share them).
     ///
     /// ```no_run
     /// # async fn run(pool: sqlx::PgPool) {
-    /// let db = tenant_query::TenantDb::new(pool).prepared_statements(false);
+    /// let db = tenant_query::TenantDb::new(pool).behind_transaction_pooler();
     /// # let _ = db; }
     /// ```
-    pub fn prepared_statements(self, enabled: bool) -> Self {
+    pub fn behind_transaction_pooler(self) -> Self {
+        let settings = Settings {
+            transaction_pooler: true,
+            ..(*self.settings).clone()
+        };
         TenantDb {
-            settings: Arc::new(Settings {
-                prepared_statements: enabled,
-            }),
+            settings: Arc::new(settings),
             ..self
         }
+    }
+
+    /// Turns on RLS mode: every scoped call runs in a transaction that first sets
+    /// `setting` (for example `"app.tenant_id"`) to the scope's tenant, transaction-locally,
+    /// in the same round trip as `BEGIN`; the policies of
+    /// [`enable_row_level_security`](Self::enable_row_level_security) read it. A single
+    /// statement then costs three round trips (`BEGIN` + setting, the statement,
+    /// `COMMIT`); a scoped transaction pays the prologue once. The tenant predicate stays
+    /// in every statement.
+    ///
+    /// `setting` must be a custom setting name: two or more parts joined by dots, each of
+    /// ASCII letters, digits and underscores.
+    ///
+    /// ```
+    /// # async fn run(pool: sqlx::PgPool) -> tenant_query::Result<()> {
+    /// let db = tenant_query::TenantDb::new(pool).row_level_security("app.tenant_id")?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn row_level_security(self, setting: &str) -> Result<Self> {
+        let part_ok = |part: &str| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let parts: Vec<&str> = setting.split('.').collect();
+        if parts.len() < 2 || !parts.iter().all(|p| part_ok(p)) || setting.len() > 63 {
+            return Err(crate::Error::invalid_input(
+                "row_level_security",
+                format!("`{setting}` is not a custom setting name like `app.tenant_id`"),
+            ));
+        }
+        let settings = Settings {
+            rls_setting: Some(setting.to_owned()),
+            ..(*self.settings).clone()
+        };
+        Ok(TenantDb {
+            settings: Arc::new(settings),
+            ..self
+        })
     }
 
     /// A cheap handle that runs every call in `scope`'s tenant.

@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///         Error::NotFound { .. } => "404",
 ///         Error::Conflict { .. } => "409",
 ///         Error::InvalidInput { .. } => "422",
-///         Error::Database(_) | Error::Shared(_) => "500",
+///         Error::Database(_) | Error::Shared(_) | Error::Isolation(_) => "500",
 ///         _ => "500",
 ///     }
 /// }
@@ -52,6 +52,10 @@ pub enum Error {
     /// Any other database or driver error.
     #[error(transparent)]
     Database(sqlx::Error),
+    /// The database would not enforce tenant isolation (see
+    /// [`TenantDb::verify_isolation`](crate::TenantDb::verify_isolation)).
+    #[error("{0}")]
+    Isolation(crate::rls::IsolationReport),
     /// One failure reported to several callers (the callers of one batch of a
     /// [`Loader`](crate::Loader)).
     #[error(transparent)]

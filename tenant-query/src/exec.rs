@@ -5,14 +5,29 @@ use sqlx::{FromRow, Postgres, SqlSafeStr};
 
 use crate::error::Result;
 use crate::handle::{Conn, Target};
+use crate::sql;
+use crate::transaction::OpenTransaction;
 use crate::value::Args;
 
+/// Sends `$query` on the target's connection. Through the pool in RLS mode or behind a
+/// transaction pooler, the statement runs in its own transaction, opened (with the tenant
+/// setting in RLS mode) in one round trip and committed after.
 macro_rules! run {
     ($target:expr, $query:expr, $method:ident) => {{
-        let query = $query.persistent($target.settings.prepared_statements);
+        let settings = $target.settings;
+        let query = $query.persistent(!settings.transaction_pooler);
+        let own_transaction = settings.transaction_pooler || settings.rls_setting.is_some();
         match $target.conn {
-            Conn::Pool(pool) => query.$method(pool).await?,
             Conn::Tx(conn) => query.$method(conn).await?,
+            Conn::Pool(pool) if !own_transaction => query.$method(pool).await?,
+            Conn::Pool(pool) => {
+                let setting = settings.rls_setting.as_deref();
+                let begin = sql::rls::begin(setting, $target.scope.tenant_id());
+                let mut tx = OpenTransaction::begin(pool, begin).await?;
+                let output = query.$method(tx.connection()).await?;
+                tx.commit().await?;
+                output
+            }
         }
     }};
 }

@@ -1,10 +1,12 @@
 //! The scoped handles, and the sealed trait through which generated functions accept them.
 
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 
 use crate::db::{Settings, TenantDb};
 use crate::error::Result;
 use crate::scope::TenantScope;
+use crate::sql;
+use crate::transaction::OpenTransaction;
 
 /// A [`TenantDb`] bound to one [`TenantScope`]: pass `&handle` to any generated function.
 ///
@@ -41,7 +43,9 @@ impl ScopedDb {
 
 /// A transaction that carries its [`TenantScope`]: pass `&mut tx` to generated functions.
 ///
-/// Dropped without [`commit`](Self::commit), it rolls back.
+/// Dropped without [`commit`](Self::commit), it rolls back, before its connection goes
+/// back to the pool; this holds even when a future is dropped halfway through `begin`,
+/// `commit` or any statement.
 ///
 /// ```no_run
 /// # use tenant_query::{TenantDb, TenantScope};
@@ -51,16 +55,25 @@ impl ScopedDb {
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct ScopedTransaction {
-    tx: sqlx::Transaction<'static, Postgres>,
+    tx: OpenTransaction,
     db: TenantDb,
     scope: TenantScope,
 }
 
+impl std::fmt::Debug for ScopedTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedTransaction")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ScopedTransaction {
+    /// Opens the transaction; in RLS mode its first round trip also sets the tenant.
     pub(crate) async fn begin(db: &TenantDb, scope: TenantScope) -> Result<Self> {
-        let tx = db.pool().begin().await?;
+        let begin = sql::rls::begin(db.settings().rls_setting.as_deref(), scope.tenant_id());
+        let tx = OpenTransaction::begin(db.pool(), begin).await?;
         Ok(ScopedTransaction {
             tx,
             db: db.clone(),
@@ -77,17 +90,17 @@ impl ScopedTransaction {
     ///
     /// Such SQL is not checked by the library: add the tenant predicate yourself.
     pub fn connection(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.connection()
     }
 
     /// Commits the transaction.
     pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await
     }
 
     /// Rolls the transaction back.
     pub async fn rollback(self) -> Result<()> {
-        Ok(self.tx.rollback().await?)
+        self.tx.rollback().await
     }
 }
 
@@ -138,7 +151,7 @@ impl<'c> TenantExecutor<'c> for &'c mut ScopedTransaction {
         Target {
             scope: &self.scope,
             settings: self.db.settings(),
-            conn: Conn::Tx(&mut self.tx),
+            conn: Conn::Tx(self.tx.connection()),
         }
     }
 }

@@ -43,8 +43,10 @@ mod query;
 mod relation;
 #[doc(hidden)]
 pub mod repo;
+pub mod rls;
 mod scope;
 mod sql;
+mod transaction;
 mod value;
 
 #[cfg(feature = "testing")]

@@ -172,10 +172,7 @@ rm -rf "$dir"
 
 fn start_server() -> Result<u16, String> {
     let bin = server_binaries()?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|e| format!("no free loopback port for the test PostgreSQL: {e}"))?
-        .port();
+    let port = free_port().map_err(|e| e.0)?;
     let mut command = if is_root() {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--", "sh"]);
@@ -278,4 +275,135 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// A real PgBouncer in transaction mode in front of a [`TestDb`]'s server, on a free
+/// loopback port; stopped and removed on drop (or when the process exits).
+///
+/// It needs the `pgbouncer` binary (Debian: `apt-get install pgbouncer`). Authentication
+/// is `trust`, for the users named at start.
+#[derive(Debug)]
+pub struct PgBouncer {
+    port: u16,
+    database: String,
+    process: Child,
+}
+
+const PGBOUNCER_SCRIPT: &str = r#"
+set -e
+bin="$1"; config="$2"; users="$3"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tenant-query-pgbouncer.XXXXXX")
+printf '%s\n' "$config" | sed "s|@DIR@|$dir|g" >"$dir/pgbouncer.ini"
+printf '%s\n' "$users" >"$dir/users.txt"
+"$bin" "$dir/pgbouncer.ini" >"$dir/pgbouncer.log" 2>&1 &
+pid=$!
+echo "$dir"
+cat >/dev/null || true
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+rm -rf "$dir"
+"#;
+
+impl PgBouncer {
+    /// Starts PgBouncer with `pool_mode = transaction` and at most `server_connections`
+    /// server connections per user and database, accepting `users`.
+    pub async fn start(
+        test_db: &TestDb,
+        users: &[&str],
+        server_connections: u32,
+    ) -> Result<PgBouncer, HarnessError> {
+        let bin = [
+            "/usr/sbin/pgbouncer",
+            "/usr/bin/pgbouncer",
+            "/usr/local/bin/pgbouncer",
+        ]
+        .into_iter()
+        .find(|path| Path::new(path).is_file())
+        .ok_or_else(|| {
+            HarnessError(
+                "pgbouncer not found; install it (Debian: `apt-get install pgbouncer`)".into(),
+            )
+        })?;
+        let server = test_db.connect_options();
+        let port = free_port()?;
+        let config = format!(
+            "[databases]\n* = host={host} port={server_port}\n\
+             [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = @DIR@/users.txt\npool_mode = transaction\n\
+             default_pool_size = {server_connections}\nmax_client_conn = 1000\n\
+             ignore_startup_parameters = extra_float_digits,search_path\n\
+             pidfile = @DIR@/pgbouncer.pid\n",
+            host = server.get_host(),
+            server_port = server.get_port(),
+        );
+        let users: Vec<String> = users.iter().map(|u| format!("\"{u}\" \"\"")).collect();
+        let mut command = if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", "sh"]);
+            command
+        } else {
+            Command::new("sh")
+        };
+        command
+            .args([
+                "-c",
+                PGBOUNCER_SCRIPT,
+                "tenant-query-pgbouncer",
+                bin,
+                &config,
+                &users.join("\n"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut process = command
+            .spawn()
+            .map_err(|e| HarnessError(format!("could not start pgbouncer: {e}")))?;
+        let mut stdout = BufReader::new(process.stdout.take().expect("stdout is piped"));
+        let dir = read_line(&mut stdout, &mut String::new())
+            .ok_or_else(|| HarnessError("pgbouncer's wrapper failed (see above)".into()))?;
+        let bouncer = PgBouncer {
+            port,
+            database: server.get_database().unwrap_or("postgres").to_owned(),
+            process,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if bouncer.connect_options("postgres").connect().await.is_ok() {
+                return Ok(bouncer);
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(Path::new(&dir).join("pgbouncer.log"))
+                    .unwrap_or_default();
+                return Err(HarnessError(format!(
+                    "pgbouncer did not accept connections; its log:\n{log}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Options that connect through PgBouncer to the test database as `user`.
+    pub fn connect_options(&self, user: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(user)
+            .database(&self.database)
+            .disable_statement_logging()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        drop(self.process.stdin.take()); // the wrapper stops PgBouncer and cleans up
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> Result<u16, HarnessError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|e| HarnessError(format!("no free loopback port: {e}")))
 }

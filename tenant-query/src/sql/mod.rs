@@ -5,10 +5,11 @@
 //! tenant-distributed PostgreSQL can route it to one node.
 
 mod audit;
+pub(crate) mod rls;
 mod select;
 mod statements;
 
-pub(crate) use audit::{AUDIT_LOG_DDL, AuditFilter, render_audit_select};
+pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
 pub(crate) use select::{DeletedRows, Projection, SelectParts, render_select};
 pub use statements::Statements;
 
