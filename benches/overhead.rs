@@ -173,6 +173,30 @@ fn overhead(c: &mut Criterion) {
     });
     w5.finish();
 
+    // W7: a point lookup in RLS mode (3 round trips) against the same by hand (4), both as
+    // an application role that RLS applies to.
+    let mut w7 = c.benchmark_group("W7 RLS point lookup");
+    let rls_db = tenant_query::TenantDb::new(bench.app_pool.clone())
+        .row_level_security("app.tenant_id")
+        .unwrap();
+    let rls = rls_db.scope(&tenant_query::TenantScope::new(tenant));
+    let mut ids = Cycle {
+        ids: &bench.project_ids,
+        next: 0,
+    };
+    w7.bench_function("library", |b| {
+        b.to_async(&rt).iter(|| Project::find(&rls, ids.next()))
+    });
+    let mut ids = Cycle {
+        ids: &bench.project_ids,
+        next: 0,
+    };
+    w7.bench_function("raw transaction", |b| {
+        b.to_async(&rt)
+            .iter(|| raw::find_project_rls(&bench.app_pool, tenant, ids.next()))
+    });
+    w7.finish();
+
     // W6: 32 tasks doing point lookups on the pool of 8; the time of one round of
     // 32 x 50 lookups (throughput is its inverse).
     let mut w6 = c.benchmark_group("W6 throughput");

@@ -106,6 +106,13 @@ SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12
        'account ' || i, 0, now()
 FROM generate_series(1, 1000) AS i;
 
+-- RLS on projects, for an application role that neither owns it nor bypasses RLS.
+DO $$ BEGIN CREATE ROLE tenant_query_bench_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT SELECT ON projects TO tenant_query_bench_app;
+ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON projects
+    USING (org_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+
 CREATE INDEX projects_status_idx ON projects (org_id, status, created_at);
 CREATE INDEX tasks_project_idx ON tasks (org_id, project_id);
 ANALYZE;
@@ -120,6 +127,8 @@ pub struct Bench {
     /// Live projects of the tenant, in id order.
     pub project_ids: Vec<Uuid>,
     pub account_ids: Vec<Uuid>,
+    /// A pool of 8 connections as the application role that RLS applies to.
+    pub app_pool: sqlx::PgPool,
 }
 
 pub fn tenant(n: u128) -> Uuid {
@@ -152,6 +161,17 @@ impl Bench {
                 .await
                 .expect("account ids");
         let db = TenantDb::new(pool.clone());
+        let app_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(8)
+            .connect_with(
+                test_db
+                    .connect_options()
+                    .clone()
+                    .username("tenant_query_bench_app"),
+            )
+            .await
+            .expect("application pool");
         Bench {
             _test_db: test_db,
             pool,
@@ -159,6 +179,7 @@ impl Bench {
             tenant,
             project_ids,
             account_ids,
+            app_pool,
         }
     }
 
@@ -350,6 +371,28 @@ pub mod raw {
         .fetch_one(pool)
         .await
         .unwrap()
+    }
+
+    /// A lookup under RLS as usually written by hand: four round trips (BEGIN, set_config,
+    /// the query, COMMIT).
+    pub async fn find_project_rls(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid) -> Option<Project> {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let row = sqlx::query_as(
+            "SELECT id, org_id, name, status, created_at, updated_at, deleted_at FROM projects \
+             WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        row
     }
 
     /// The usual hand-written audited update: lock, read, write, record, in a transaction.
