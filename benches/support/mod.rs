@@ -1,4 +1,6 @@
 //! The benchmarks' data set, entities on both sides, and the raw sqlx code they are
+// Each bench binary uses a part of the shared data set and code.
+#![allow(dead_code)]
 //! measured against.
 
 use chrono::{DateTime, Utc};
