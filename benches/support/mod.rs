@@ -1,7 +1,8 @@
 //! The benchmarks' data set, entities on both sides, and the raw sqlx code they are
+//! measured against.
+
 // Each bench binary uses a part of the shared data set and code.
 #![allow(dead_code)]
-//! measured against.
 
 use chrono::{DateTime, Utc};
 use tenant_query::prelude::*;
