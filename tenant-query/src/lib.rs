@@ -29,6 +29,22 @@
 //! assert!(Project::find(&s, p.id).await?.is_none());
 //! # Ok(()) }
 //! ```
+//!
+//! # The attributes
+//!
+//! | attribute | on | meaning |
+//! |---|---|---|
+//! | `table = "name"` | struct | the table (required) |
+//! | `audit` | struct | every write leaves an [`AuditRecord`], in the same statement |
+//! | `id` | `Uuid` field | the primary key; a UUIDv7 is generated on insert |
+//! | `tenant_id` | `Uuid` field | the tenant column; set from the scope, never by the caller |
+//! | `created_at`, `updated_at` | `DateTime<Utc>` field | set by the library |
+//! | `soft_delete` | `Option<DateTime<Utc>>` field | `delete` sets it; deleted rows are hidden by default |
+//! | `belongs_to = Parent` | `Uuid` field | a relation, with batch loaders |
+//! | `rename = "column"` | field | the SQL column name, when it differs from the field's |
+//!
+//! Columns compared by `update` (to move `updated_at` only on a real change) and by audit
+//! diffs need an equality operator: use `jsonb` rather than `json`.
 #![deny(missing_docs)]
 
 mod audit;
