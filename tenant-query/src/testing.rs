@@ -173,13 +173,7 @@ rm -rf "$dir"
 fn start_server() -> Result<u16, String> {
     let bin = server_binaries()?;
     let port = free_port().map_err(|e| e.0)?;
-    let mut command = if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--", "sh"]);
-        command
-    } else {
-        Command::new("sh")
-    };
+    let mut command = wrapper_shell();
     command
         .args(["-c", SERVER_SCRIPT, "tenant-query-pg"])
         .arg(&bin)
@@ -270,6 +264,18 @@ fn server_binaries() -> Result<PathBuf, String> {
         })
 }
 
+/// `sh` for the wrapper scripts, as the `postgres` user when running as root (neither
+/// `initdb`, `postgres` nor `pgbouncer` runs as root).
+fn wrapper_shell() -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--", "sh"]);
+        command
+    } else {
+        Command::new("sh")
+    }
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -337,13 +343,7 @@ impl PgBouncer {
             server_port = server.get_port(),
         );
         let users: Vec<String> = users.iter().map(|u| format!("\"{u}\" \"\"")).collect();
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--", "sh"]);
-            command
-        } else {
-            Command::new("sh")
-        };
+        let mut command = wrapper_shell();
         command
             .args([
                 "-c",

@@ -43,6 +43,15 @@ impl Names<'_> {
             .unwrap_or_default()
     }
 
+    /// `<alias>tenant = $1 AND <alias>id = <first parameter after tenant and actor>`.
+    fn by_id(&self, alias: &str) -> String {
+        let id_param = Params::write(self.meta).next();
+        format!(
+            "{alias}{} = {TENANT_PARAM} AND {alias}{} = {id_param}",
+            self.tenant, self.id
+        )
+    }
+
     fn returning(&self, alias: &str) -> String {
         column_list(self.meta, Some(alias))
     }
@@ -231,8 +240,7 @@ fn modify(
         columns,
         ..
     } = names;
-    let id_param = Params::write(meta).next();
-    let filter = format!("t.{tenant} = {TENANT_PARAM} AND t.{id} = {id_param}{extra_filter}");
+    let filter = format!("{}{extra_filter}", names.by_id("t."));
     let output = if returning {
         columns.clone()
     } else {
@@ -273,14 +281,11 @@ fn remove(names: &Names<'_>, action: &str) -> String {
     let Names {
         meta,
         table,
-        tenant,
         id,
         columns,
         ..
     } = names;
-    let id_param = Params::write(meta).next();
-    let statement =
-        format!("DELETE FROM {table} WHERE {tenant} = {TENANT_PARAM} AND {id} = {id_param}");
+    let statement = format!("DELETE FROM {table} WHERE {}", names.by_id(""));
     if !meta.audit {
         return format!("{statement} RETURNING {id}");
     }
