@@ -1,8 +1,8 @@
 //! `#[derive(TenantEntity)]`, re-exported by `tenant-query`; see that crate for the attributes.
 //!
-//! The derive runs in three steps: [`ast`] parses the input into a small model (with
-//! [`attr`] reading the `#[tenant(...)]` attributes), [`valid`] checks it and reports every
-//! problem at the offending token, and [`expand`] generates code from the checked model.
+//! The derive runs in three steps: `ast` parses the input into a small model (with
+//! `attr` reading the `#[tenant(...)]` attributes), `valid` checks it and reports every
+//! problem at the offending token, and `expand` generates code from the checked model.
 
 mod ast;
 mod attr;
