@@ -328,17 +328,18 @@ async fn cancelled_operations_leave_a_clean_connection() {
 }
 
 /// Reads, outside any scope through `pool`, the tenant setting each server connection
-/// carries; a session-level `SET` shows up here.
+/// carries; a session-level `SET` shows up here. A simple query (one protocol message):
+/// outside a transaction, PgBouncer may split the parse and the execution of an
+/// extended-protocol statement across server connections.
 async fn leaked_settings(pool: &sqlx::PgPool) -> HashSet<String> {
+    use sqlx::Row;
     let mut seen = HashSet::new();
     for _ in 0..200 {
-        let value: Option<String> =
-            sqlx::query_scalar("SELECT nullif(current_setting('app.tenant_id', true), '')")
-                .persistent(false)
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        seen.extend(value);
+        let row = sqlx::raw_sql("SELECT nullif(current_setting('app.tenant_id', true), '')")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        seen.extend(row.try_get::<Option<String>, _>(0).unwrap());
     }
     seen
 }
@@ -456,7 +457,13 @@ async fn soak(db: TenantDb, tenants: Vec<TenantScope>, worker: usize, rls: bool)
                         .unwrap();
                     checked += raw.iter().inspect(|org| assert_eq!(**org, tenant)).count();
                 }
-                for p in Project::query().limit(5).all(&mut tx).await.unwrap() {
+                // Rows are locked in id order by every task, so concurrent transactions
+                // of one tenant cannot deadlock.
+                let rows = Project::query()
+                    .order_by(Project::ID.asc())
+                    .limit(5)
+                    .all(&mut tx);
+                for p in rows.await.unwrap() {
                     assert_eq!(p.org_id, tenant);
                     Project::update(
                         &mut tx,
