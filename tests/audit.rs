@@ -128,10 +128,7 @@ async fn insert_many_records_each_row_and_hard_delete_records_the_row() {
 async fn an_update_that_changes_nothing_writes_no_record() {
     let f = Fixture::new().await;
     let p = Project::insert(&f.a, new_project("Apollo")).await.unwrap();
-    let same = ProjectPatch {
-        name: Some("Apollo".into()),
-        ..Default::default()
-    };
+    let same = rename("Apollo");
     assert_eq!(Project::update(&f.a, p.id, same).await.unwrap(), p);
     assert_eq!(
         Project::update(&f.a, p.id, ProjectPatch::default())
@@ -150,10 +147,6 @@ async fn rejected_writes_leave_no_record() {
     let before = f.raw_count("tenant_audit_log").await;
 
     let missing = Uuid::now_v7();
-    let rename = |name: &str| ProjectPatch {
-        name: Some(name.into()),
-        ..Default::default()
-    };
     assert!(matches!(
         Project::update(&f.a, missing, rename("x")).await,
         Err(Error::NotFound { .. })
@@ -311,10 +304,7 @@ async fn a_failing_audit_insert_cancels_the_change() {
         .execute_script("ALTER TABLE tenant_audit_log ADD CONSTRAINT refuse_forbidden CHECK (changes::text NOT LIKE '%forbidden%')")
         .await
         .unwrap();
-    let patch = ProjectPatch {
-        name: Some("forbidden".into()),
-        ..Default::default()
-    };
+    let patch = rename("forbidden");
     assert!(Project::update(&f.a, p.id, patch).await.is_err());
     assert!(
         Project::insert(&f.a, new_project("forbidden"))

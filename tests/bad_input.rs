@@ -68,12 +68,8 @@ async fn unique_violations_are_conflicts_with_the_constraint_name() {
     ));
 
     let other = Project::insert(&f.a, new_project("Gemini")).await.unwrap();
-    let rename = ProjectPatch {
-        name: Some("Apollo".into()),
-        ..Default::default()
-    };
     assert!(matches!(
-        Project::update(&f.a, other.id, rename).await,
+        Project::update(&f.a, other.id, rename("Apollo")).await,
         Err(Error::Conflict { .. })
     ));
 

@@ -66,16 +66,9 @@ async fn update_changes_only_patched_fields_and_bumps_updated_at() {
     .await
     .unwrap();
 
-    let renamed = Project::update(
-        &f.a,
-        p.id,
-        ProjectPatch {
-            name: Some("Apollo 2".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let renamed = Project::update(&f.a, p.id, rename("Apollo 2"))
+        .await
+        .unwrap();
     assert_eq!(renamed.name, "Apollo 2");
     assert_eq!(renamed.status, p.status);
     assert_eq!(renamed.description, p.description);
@@ -96,16 +89,9 @@ async fn update_changes_only_patched_fields_and_bumps_updated_at() {
     assert_eq!(cleared.name, "Apollo 2");
 
     // A patch that changes nothing leaves the row, `updated_at` included, as it was.
-    let same = Project::update(
-        &f.a,
-        p.id,
-        ProjectPatch {
-            name: Some("Apollo 2".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let same = Project::update(&f.a, p.id, rename("Apollo 2"))
+        .await
+        .unwrap();
     assert_eq!(same, cleared);
     assert_eq!(f.raw_project(p.id).await, Some(cleared));
 }
@@ -131,17 +117,7 @@ async fn soft_delete_hides_the_row_on_every_default_path_until_restored() {
     assert_eq!(Project::query().count(&f.a).await.unwrap(), 0);
     assert!(!Project::query().exists(&f.a).await.unwrap());
     assert!(Task::load_by_project_id(&f.a, &[p.id]).await.unwrap()[&p.id].is_empty());
-    assert_not_found(
-        Project::update(
-            &f.a,
-            p.id,
-            ProjectPatch {
-                name: Some("x".into()),
-                ..Default::default()
-            },
-        )
-        .await,
-    );
+    assert_not_found(Project::update(&f.a, p.id, rename("x")).await);
     assert_not_found(Project::delete(&f.a, p.id).await);
 
     assert_eq!(
@@ -250,17 +226,7 @@ async fn another_tenant_can_neither_read_nor_write_the_row() {
             .is_empty()
     );
 
-    assert_not_found(
-        Project::update(
-            &f.b,
-            p.id,
-            ProjectPatch {
-                name: Some("stolen".into()),
-                ..Default::default()
-            },
-        )
-        .await,
-    );
+    assert_not_found(Project::update(&f.b, p.id, rename("stolen")).await);
     assert_not_found(Project::delete(&f.b, p.id).await);
     assert_not_found(Project::restore(&f.b, deleted.id).await);
     assert_not_found(Project::purge(&f.b, p.id).await);

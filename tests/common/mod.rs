@@ -182,6 +182,14 @@ pub fn new_project(name: &str) -> NewProject {
     }
 }
 
+/// A patch that renames a project and changes nothing else.
+pub fn rename(name: &str) -> ProjectPatch {
+    ProjectPatch {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
 pub fn new_task(project_id: Uuid, title: &str) -> NewTask {
     NewTask {
         project_id,
