@@ -64,11 +64,6 @@ impl EntityMeta {
     pub fn data_columns(&self) -> impl Iterator<Item = &'static ColumnMeta> + Clone {
         self.columns.iter().filter(|c| c.role == ColumnRole::Data)
     }
-
-    /// Whether the entity has a soft-delete column.
-    pub fn soft_deletes(&self) -> bool {
-        self.column(ColumnRole::SoftDelete).is_some()
-    }
 }
 
 /// An entity with a tenant-scoped repository; implemented by `#[derive(TenantEntity)]`.
