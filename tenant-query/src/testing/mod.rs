@@ -9,6 +9,11 @@
 //! `postgres` user, since `initdb` refuses to run as root. The throwaway server preloads
 //! `pg_stat_statements`, so tests can count the statements PostgreSQL really executed.
 //!
+//! When the PostgreSQL server binaries or `pgbouncer` are missing, the harness installs
+//! the Debian package (`postgresql`, `pgbouncer`) itself if it runs as root with `apt-get`,
+//! unless `TQ_NO_INSTALL=1` is set; otherwise it fails with what is missing and how to get
+//! it.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let test_db = tenant_query::testing::TestDb::new().await?;
@@ -29,10 +34,33 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::db::TenantDb;
 
+mod install;
+use install::{Needed, find_or_install};
+
+const POSTGRES: Needed = Needed {
+    what: "PostgreSQL server binaries (`initdb` and `postgres` on PATH or under \
+           /usr/lib/postgresql/*/bin)",
+    package: "postgresql",
+    otherwise: ", or set DATABASE_URL to a server where this user may create databases",
+};
+
+const PGBOUNCER: Needed = Needed {
+    what: "`pgbouncer` (on PATH or in /usr/sbin)",
+    package: "pgbouncer",
+    otherwise: "; the PgBouncer tests cannot run without pgbouncer",
+};
+
 /// Why a test database could not be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{0}")]
 pub struct HarnessError(String);
+
+/// The message itself, so that a test's `unwrap()` or `expect()` shows it readably.
+impl std::fmt::Debug for HarnessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl From<sqlx::Error> for HarnessError {
     fn from(error: sqlx::Error) -> Self {
@@ -171,7 +199,7 @@ rm -rf "$dir"
 "#;
 
 fn start_server() -> Result<u16, String> {
-    let bin = server_binaries()?;
+    let bin = find_or_install(&POSTGRES, server_binaries)?;
     let port = free_port().map_err(|e| e.0)?;
     let mut command = wrapper_shell();
     command
@@ -224,7 +252,7 @@ fn wait_until_ready(port: u16, dir: &Path) -> Result<(), String> {
 }
 
 /// A directory holding both `initdb` and `postgres`.
-fn server_binaries() -> Result<PathBuf, String> {
+fn server_binaries() -> Option<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
@@ -253,15 +281,7 @@ fn server_binaries() -> Result<PathBuf, String> {
             .and_then(|v| v.to_str());
         std::cmp::Reverse(version.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
     });
-    on_path
-        .chain(installed)
-        .find(|dir| has_both(dir))
-        .ok_or_else(|| {
-            "no PostgreSQL server binaries found (`initdb` and `postgres` on PATH or under \
-         /usr/lib/postgresql/*/bin). Install them (Debian: `apt-get install postgresql`) or \
-         set DATABASE_URL to a server where this user may create databases."
-                .to_owned()
-        })
+    on_path.chain(installed).find(|dir| has_both(dir))
 }
 
 /// `sh` for the wrapper scripts, as the `postgres` user when running as root (neither
@@ -286,7 +306,8 @@ fn is_root() -> bool {
 /// A real PgBouncer in transaction mode in front of a [`TestDb`]'s server, on a free
 /// loopback port; stopped and removed on drop (or when the process exits).
 ///
-/// It needs the `pgbouncer` binary (Debian: `apt-get install pgbouncer`). Authentication
+/// It needs the `pgbouncer` binary (Debian: `apt-get install pgbouncer`; see the module
+/// documentation for when the harness installs it). Authentication
 /// is `trust`, for the users named at start.
 #[derive(Debug)]
 pub struct PgBouncer {
@@ -318,18 +339,14 @@ impl PgBouncer {
         users: &[&str],
         server_connections: u32,
     ) -> Result<PgBouncer, HarnessError> {
-        let bin = [
-            "/usr/sbin/pgbouncer",
-            "/usr/bin/pgbouncer",
-            "/usr/local/bin/pgbouncer",
-        ]
-        .into_iter()
-        .find(|path| Path::new(path).is_file())
-        .ok_or_else(|| {
-            HarnessError(
-                "pgbouncer not found; install it (Debian: `apt-get install pgbouncer`)".into(),
-            )
-        })?;
+        let bin = find_or_install(&PGBOUNCER, || {
+            // Debian installs it in /usr/sbin, which is not on every user's PATH.
+            install::on_path("pgbouncer").or_else(|| {
+                let sbin = PathBuf::from("/usr/sbin/pgbouncer");
+                sbin.is_file().then_some(sbin)
+            })
+        })
+        .map_err(HarnessError)?;
         let server = test_db.connect_options();
         let port = free_port()?;
         let config = format!(
@@ -345,14 +362,9 @@ impl PgBouncer {
         let users: Vec<String> = users.iter().map(|u| format!("\"{u}\" \"\"")).collect();
         let mut command = wrapper_shell();
         command
-            .args([
-                "-c",
-                PGBOUNCER_SCRIPT,
-                "tenant-query-pgbouncer",
-                bin,
-                &config,
-                &users.join("\n"),
-            ])
+            .args(["-c", PGBOUNCER_SCRIPT, "tenant-query-pgbouncer"])
+            .arg(&bin)
+            .args([&config, &users.join("\n")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
