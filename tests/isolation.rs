@@ -105,7 +105,7 @@ async fn rls_mode_restricts_hand_written_sql_to_the_scope() {
 
     let mut tx = db.begin(&a).await.unwrap();
     let visible: Vec<Uuid> = sqlx::query_scalar("SELECT org_id FROM projects")
-        .fetch_all(tx.connection())
+        .fetch_all(tx.connection().unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -114,7 +114,7 @@ async fn rls_mode_restricts_hand_written_sql_to_the_scope() {
         "only the scope's rows"
     );
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_audit_log")
-        .fetch_one(tx.connection())
+        .fetch_one(tx.connection().unwrap())
         .await
         .unwrap();
     assert_eq!(records, 3);
@@ -124,7 +124,7 @@ async fn rls_mode_restricts_hand_written_sql_to_the_scope() {
     )
     .bind(Uuid::now_v7())
     .bind(b.tenant_id())
-    .execute(tx.connection())
+    .execute(tx.connection().unwrap())
     .await;
     assert!(
         foreign.is_err(),
@@ -155,7 +155,7 @@ async fn rls_mode_restricts_hand_written_sql_to_the_scope() {
     // After the scoped transactions ended, their setting is gone from the connections.
     let leftover: Option<String> =
         sqlx::query_scalar("SELECT nullif(current_setting('app.tenant_id', true), '')")
-            .fetch_one(db.cross_tenant("test").pool())
+            .fetch_one(db.cross_tenant("test").unwrap().pool())
             .await
             .unwrap();
     assert_eq!(leftover, None);
@@ -216,7 +216,10 @@ async fn verification_rejects_each_misconfiguration() {
         check(owner.clone()).await,
         [
             IsolationProblem::RlsDisabled { table: "tags" },
-            IsolationProblem::OwnerNotForced { table: "tags" },
+            IsolationProblem::OwnerNotForced {
+                table: "tags",
+                owner: r.owner.clone()
+            },
             IsolationProblem::MissingPolicy { table: "tags" },
         ]
     );
@@ -226,7 +229,10 @@ async fn verification_rejects_each_misconfiguration() {
         .unwrap();
     assert_eq!(
         check(owner.clone()).await[0],
-        IsolationProblem::OwnerNotForced { table: "projects" }
+        IsolationProblem::OwnerNotForced {
+            table: "projects",
+            owner: r.owner.clone()
+        }
     );
 
     // A dropped policy.
@@ -446,13 +452,13 @@ async fn soak(db: TenantDb, tenants: Vec<TenantScope>, worker: usize, rls: bool)
                     let setting: String =
                         sqlx::query_scalar("SELECT current_setting('app.tenant_id')")
                             .persistent(false)
-                            .fetch_one(tx.connection())
+                            .fetch_one(tx.connection().unwrap())
                             .await
                             .unwrap();
                     assert_eq!(setting, tenant.to_string());
                     let raw: Vec<Uuid> = sqlx::query_scalar("SELECT org_id FROM projects")
                         .persistent(false)
-                        .fetch_all(tx.connection())
+                        .fetch_all(tx.connection().unwrap())
                         .await
                         .unwrap();
                     checked += raw.iter().inspect(|org| assert_eq!(**org, tenant)).count();

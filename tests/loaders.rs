@@ -280,11 +280,11 @@ async fn a_lone_load_and_a_failed_batch_answer_every_caller() {
     f.pool().close().await;
     let (one, two) = tokio::join!(fresh.load(p.id), fresh.load(p.id));
     assert!(
-        matches!(one, Err(tenant_query::Error::Shared(_))),
+        matches!(one, Err(tenant_query::Error::Database(_))),
         "{one:?}"
     );
     assert!(
-        matches!(two, Err(tenant_query::Error::Shared(_))),
+        matches!(two, Err(tenant_query::Error::Database(_))),
         "{two:?}"
     );
     assert_eq!(

@@ -187,10 +187,27 @@ async fn order_limit_offset_and_terminals() {
 
     let first = Project::query()
         .order_by(Project::NAME.desc())
-        .optional(&f.a)
+        .first(&f.a)
         .await
         .unwrap();
     assert_eq!(first.map(|p| p.name), Some("p9".into()));
+    // `optional` and `one` expect at most one row: several is an error, not the first.
+    let several = Project::query().optional(&f.a).await;
+    assert!(
+        matches!(several, Err(Error::NotUnique { entity: "projects" })),
+        "{several:?}"
+    );
+    let several = Project::query().one(&f.a).await;
+    assert!(
+        matches!(several, Err(Error::NotUnique { .. })),
+        "{several:?}"
+    );
+    let only = Project::query()
+        .filter(Project::NAME.eq("p3"))
+        .one(&f.a)
+        .await
+        .unwrap();
+    assert_eq!(only.name, "p3");
     let missing = Project::query()
         .filter(Project::NAME.eq("nope"))
         .optional(&f.a)
@@ -212,11 +229,12 @@ async fn order_limit_offset_and_terminals() {
             .await
             .unwrap()
     );
-    assert_eq!(
-        Project::query().limit(2).count(&f.a).await.unwrap(),
-        10,
-        "count ignores the window"
-    );
+    // `count` and `exists` agree with what `all` returns, window included.
+    assert_eq!(Project::query().count(&f.a).await.unwrap(), 10);
+    assert_eq!(Project::query().limit(2).count(&f.a).await.unwrap(), 2);
+    assert_eq!(Project::query().offset(8).count(&f.a).await.unwrap(), 2);
+    assert!(Project::query().offset(9).exists(&f.a).await.unwrap());
+    assert!(!Project::query().offset(10).exists(&f.a).await.unwrap());
 }
 
 #[tokio::test]

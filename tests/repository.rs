@@ -243,10 +243,13 @@ async fn a_scope_can_only_create_rows_in_its_own_tenant() {
     let f = Fixture::new().await;
     let p = Project::insert(&f.b, new_project("mine")).await.unwrap();
     assert_eq!(p.org_id, f.b.tenant_scope().tenant_id());
-    // Tenant A cannot attach a task to tenant B's project: the composite foreign key
-    // (org_id, project_id) does not match any row of A.
+    // Tenant A cannot attach a task to tenant B's project: the insert's own check refuses
+    // a parent that is not A's, before the composite foreign key would.
     let cross = Task::insert(&f.a, new_task(p.id, "sneaky")).await;
-    assert!(matches!(cross, Err(Error::Database(_))), "{cross:?}");
+    assert!(
+        matches!(cross, Err(Error::ForeignKey { constraint: None })),
+        "{cross:?}"
+    );
     assert_eq!(f.raw_count("tasks").await, 0);
 }
 

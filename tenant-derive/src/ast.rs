@@ -96,7 +96,7 @@ impl Field<'_> {
     pub fn column(&self) -> String {
         match &self.attrs.rename {
             Some(rename) => rename.value(),
-            None => self.ident.to_string().trim_start_matches("r#").to_owned(),
+            None => syn::ext::IdentExt::unraw(self.ident).to_string(),
         }
     }
 

@@ -1,24 +1,45 @@
 //! Code generation from the validated model. Generated code names the runtime crate by
-//! absolute path and relies on nothing the user imported.
+//! absolute path (its versioned private module) and relies on nothing the user imported.
+//! It emits data and metadata only: the SQL is built by the runtime from `META`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
 use crate::ast::{Entity, Field};
 use crate::attr::Role;
 
+/// The runtime's private module for generated code.
+fn private() -> TokenStream {
+    quote!(::tenant_query::__private_v0_1)
+}
+
+/// The full expansion of a valid entity.
 pub fn entity(entity: &Entity<'_>) -> TokenStream {
+    expand(entity, false)
+}
+
+/// What an invalid entity expands to besides its errors: the same names and signatures
+/// with bodies that never run, so that code using the entity reports nothing more and one
+/// mistake is one message.
+pub fn stub(entity: &Entity<'_>) -> TokenStream {
+    expand(entity, true)
+}
+
+fn expand(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let new_struct = new_struct(entity);
     let patch_struct = patch_struct(entity);
-    let from_row = from_row(entity);
-    let trait_impl = trait_impl(entity);
-    let inherent = inherent(entity);
+    let from_row = from_row(entity, stub);
+    let generated = generated(entity, stub);
+    let trait_impl = trait_impl(entity, stub);
+    let inherent = inherent(entity, stub);
     quote! {
         #new_struct
         #patch_struct
         const _: () = {
             #from_row
+            #generated
             #trait_impl
             #inherent
         };
@@ -72,20 +93,33 @@ fn patch_struct(entity: &Entity<'_>) -> TokenStream {
     }
 }
 
-fn from_row(entity: &Entity<'_>) -> TokenStream {
+/// The body of a generated function of an invalid entity.
+fn never() -> TokenStream {
+    quote!(::core::unreachable!(
+        "an entity that failed to derive is never used"
+    ))
+}
+
+fn from_row(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let ident = entity.ident;
-    let fields = entity.fields.iter().map(|f| {
-        let (name, column) = (f.ident, LitStr::new(&f.column(), f.ident.span()));
-        quote!(#name: ::tenant_query::__private::sqlx::Row::try_get(row, #column)?)
-    });
+    let p = private();
+    let body = if stub {
+        never()
+    } else {
+        let fields = entity.fields.iter().map(|f| {
+            let (name, column) = (f.ident, LitStr::new(&f.column(), f.ident.span()));
+            // Spanned at the field's type: a type sqlx cannot decode is reported there.
+            quote_spanned!(f.ty.span()=> #name: #p::sqlx::Row::try_get(row, #column)?)
+        });
+        quote!(::core::result::Result::Ok(#ident { #(#fields,)* }))
+    };
     quote! {
-        impl<'r> ::tenant_query::__private::sqlx::FromRow<'r, ::tenant_query::__private::sqlx::postgres::PgRow>
-            for #ident
-        {
+        impl<'r> #p::sqlx::FromRow<'r, #p::sqlx::postgres::PgRow> for #ident {
+            #[allow(unused_variables)]
             fn from_row(
-                row: &'r ::tenant_query::__private::sqlx::postgres::PgRow,
-            ) -> ::core::result::Result<Self, ::tenant_query::__private::sqlx::Error> {
-                ::core::result::Result::Ok(#ident { #(#fields,)* })
+                row: &'r #p::sqlx::postgres::PgRow,
+            ) -> ::core::result::Result<Self, #p::sqlx::Error> {
+                #body
             }
         }
     }
@@ -100,119 +134,201 @@ fn role_tokens(role: Option<Role>) -> TokenStream {
         Some(Role::UpdatedAt) => quote!(UpdatedAt),
         Some(Role::SoftDelete) => quote!(SoftDelete),
     };
-    quote!(::tenant_query::__private::ColumnRole::#variant)
+    let p = private();
+    quote!(#p::ColumnRole::#variant)
 }
 
-/// `args.push("column", value)?` for a data field.
-fn push(field: &Field<'_>, value: TokenStream) -> TokenStream {
-    let column = field.column();
-    quote!(args.push(#column, #value)?;)
+/// The position of `field` among the entity's columns: the key of its values.
+fn index_of(entity: &Entity<'_>, field: &Field<'_>) -> usize {
+    entity
+        .fields
+        .iter()
+        .position(|f| std::ptr::eq(f, field))
+        .unwrap_or_default()
 }
 
-fn trait_impl(entity: &Entity<'_>) -> TokenStream {
-    let ident = entity.ident;
-    let (new, patch) = (new_ident(entity), patch_ident(entity));
+/// `META`: the columns in declaration order, the roles as references into them.
+fn meta(entity: &Entity<'_>) -> TokenStream {
+    let p = private();
     let table = entity.table();
     let audit = entity.attrs.audit.is_some();
-    let id = entity.field(Role::Id).expect("validated").ident;
-    let columns = entity.fields.iter().map(|f| {
-        let (column, field) = (f.column(), f.ident.to_string());
+    let columns = entity.fields.iter().enumerate().map(|(index, f)| {
+        let column = f.column();
         let role = role_tokens(f.role());
         let nullable = f.option_inner().is_some();
         quote! {
-            ::tenant_query::__private::ColumnMeta {
-                name: #column, field: #field, role: #role, nullable: #nullable,
-            }
+            #p::ColumnMeta { name: #column, index: #index, role: #role, nullable: #nullable }
         }
     });
+    let role = |role: Role| {
+        entity
+            .field(role)
+            .map(|f| index_of(entity, f))
+            .map(|i| quote!(::core::option::Option::Some(&COLUMNS[#i])))
+            .unwrap_or_else(|| quote!(::core::option::Option::None))
+    };
+    let required = |role: Role| {
+        let i = entity.field(role).map_or(0, |f| index_of(entity, f));
+        quote!(&COLUMNS[#i])
+    };
+    let (id, tenant) = (required(Role::Id), required(Role::TenantId));
+    let (created_at, updated_at, soft_delete) = (
+        role(Role::CreatedAt),
+        role(Role::UpdatedAt),
+        role(Role::SoftDelete),
+    );
     let relations = entity
         .fields
         .iter()
-        .filter(|f| f.attrs.belongs_to.is_some())
-        .map(Field::column);
-
-    let bind_new = entity.data_fields().map(|f| {
-        let name = f.ident;
-        push(f, quote!(new.#name))
-    });
-    let batch: Vec<Ident> = entity
-        .data_fields()
-        .map(|f| format_ident!("__{}", f.ident))
-        .collect();
-    let batch_names = entity.data_fields().map(|f| f.ident);
-    let batch_push = entity
-        .data_fields()
-        .zip(&batch)
-        .map(|(f, column)| push(f, quote!(#column)));
-    let bind_patch = entity.data_fields().map(|f| {
-        let name = f.ident;
-        if f.option_inner().is_some() {
-            let flag = push(f, quote!(patch.#name.is_some()));
-            let value = push(f, quote!(patch.#name.flatten()));
-            quote!(#flag #value)
-        } else {
-            push(f, quote!(patch.#name))
+        .filter_map(|f| f.attrs.belongs_to.as_ref().map(|parent| (f, parent)))
+        .map(|(f, parent)| {
+            let i = index_of(entity, f);
+            quote! {
+                #p::RelationMeta {
+                    column: &COLUMNS[#i],
+                    parent: || &<#parent as #p::Generated>::META,
+                }
+            }
+        });
+    quote! {
+        {
+            const COLUMNS: &[#p::ColumnMeta] = &[#(#columns),*];
+            #p::EntityMeta {
+                table: #table,
+                columns: COLUMNS,
+                id: #id,
+                tenant: #tenant,
+                created_at: #created_at,
+                updated_at: #updated_at,
+                soft_delete: #soft_delete,
+                relations: &[#(#relations),*],
+                audit: #audit,
+            }
         }
-    });
+    }
+}
+
+/// `values.set(index, value)` for a data field, spanned at its type so that a type the
+/// library cannot bind is reported at the field.
+fn set(entity: &Entity<'_>, field: &Field<'_>, method: &str, value: TokenStream) -> TokenStream {
+    let index = index_of(entity, field);
+    let method = format_ident!("{}", method);
+    quote_spanned!(field.ty.span()=> values.#method(#index, #value);)
+}
+
+fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
+    let ident = entity.ident;
+    let p = private();
+    let (new, patch) = (new_ident(entity), patch_ident(entity));
+    let columns = entity.fields.len();
+    let (meta, statements, new_values, new_many_values, patch_values) = if stub {
+        let never = never();
+        (
+            quote!(#p::EntityMeta::STUB),
+            never.clone(),
+            never.clone(),
+            never.clone(),
+            never,
+        )
+    } else {
+        let new_values = entity.data_fields().map(|f| {
+            let name = f.ident;
+            set(entity, f, "set", quote!(new.#name))
+        });
+        let batch: Vec<Ident> = entity
+            .data_fields()
+            .map(|f| format_ident!("__{}", f.ident.unraw_name()))
+            .collect();
+        let batch_names = entity.data_fields().map(|f| f.ident);
+        let batch_set = entity
+            .data_fields()
+            .zip(&batch)
+            .map(|(f, column)| set(entity, f, "set", quote!(#column)));
+        let patch_values = entity.data_fields().map(|f| {
+            let name = f.ident;
+            let method = if f.option_inner().is_some() {
+                "set_patch"
+            } else {
+                "set_required_patch"
+            };
+            set(entity, f, method, quote!(patch.#name))
+        });
+        (
+            meta(entity),
+            quote! {
+                static STATEMENTS: #p::LazyLock<#p::Statements> = #p::LazyLock::new(|| {
+                    #p::Statements::new(&<#ident as #p::Generated>::META)
+                });
+                &STATEMENTS
+            },
+            quote! {
+                let mut values = #p::Values::with_columns(#columns);
+                #(#new_values)*
+                values
+            },
+            quote! {
+                #(let mut #batch = ::std::vec::Vec::with_capacity(rows.len());)*
+                for row in rows {
+                    #(#batch.push(row.#batch_names);)*
+                }
+                let mut values = #p::Values::with_columns(#columns);
+                #(#batch_set)*
+                values
+            },
+            quote! {
+                let mut values = #p::Values::with_columns(#columns);
+                #(#patch_values)*
+                values
+            },
+        )
+    };
+    quote! {
+        impl #p::Generated for #ident {
+            const META: #p::EntityMeta = #meta;
+
+            fn statements() -> &'static #p::Statements {
+                #statements
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn new_values(new: #new) -> #p::Values {
+                #new_values
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn new_many_values(rows: ::std::vec::Vec<#new>) -> #p::Values {
+                #new_many_values
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn patch_values(patch: #patch) -> #p::Values {
+                #patch_values
+            }
+        }
+    }
+}
+
+fn trait_impl(entity: &Entity<'_>, stub: bool) -> TokenStream {
+    let ident = entity.ident;
+    let p = private();
+    let (new, patch) = (new_ident(entity), patch_ident(entity));
+    let id = match (stub, entity.field(Role::Id)) {
+        (false, Some(id)) => {
+            let id = id.ident;
+            quote!(self.#id)
+        }
+        _ => never(),
+    };
     let soft_delete = entity
         .field(Role::SoftDelete)
         .map(|_| quote!(impl ::tenant_query::SoftDelete for #ident {}));
-
     quote! {
         impl ::tenant_query::TenantEntity for #ident {
             type New = #new;
             type Patch = #patch;
 
-            const META: ::tenant_query::__private::EntityMeta = ::tenant_query::__private::EntityMeta {
-                table: #table,
-                columns: &[#(#columns),*],
-                relations: &[#(#relations),*],
-                audit: #audit,
-            };
-
-            fn statements() -> &'static ::tenant_query::__private::Statements {
-                static STATEMENTS: ::tenant_query::__private::LazyLock<::tenant_query::__private::Statements> =
-                    ::tenant_query::__private::LazyLock::new(|| {
-                        ::tenant_query::__private::Statements::new(
-                            &<#ident as ::tenant_query::TenantEntity>::META,
-                        )
-                    });
-                &STATEMENTS
-            }
-
-            fn id(&self) -> ::tenant_query::__private::Uuid {
-                self.#id
-            }
-
-            #[allow(unused_variables)]
-            fn bind_new(
-                new: #new,
-                args: &mut ::tenant_query::__private::Args,
-            ) -> ::tenant_query::Result<()> {
-                #(#bind_new)*
-                ::core::result::Result::Ok(())
-            }
-
-            #[allow(unused_variables, unused_mut)]
-            fn bind_new_many(
-                rows: ::std::vec::Vec<#new>,
-                args: &mut ::tenant_query::__private::Args,
-            ) -> ::tenant_query::Result<()> {
-                #(let mut #batch = ::std::vec::Vec::with_capacity(rows.len());)*
-                for row in rows {
-                    #(#batch.push(row.#batch_names);)*
-                }
-                #(#batch_push)*
-                ::core::result::Result::Ok(())
-            }
-
-            #[allow(unused_variables)]
-            fn bind_patch(
-                patch: #patch,
-                args: &mut ::tenant_query::__private::Args,
-            ) -> ::tenant_query::Result<()> {
-                #(#bind_patch)*
-                ::core::result::Result::Ok(())
+            fn id(&self) -> #p::Uuid {
+                #id
             }
         }
 
@@ -222,16 +338,17 @@ fn trait_impl(entity: &Entity<'_>) -> TokenStream {
 
 /// The SCREAMING_CASE constant name of a field.
 fn constant_name(field: &Field<'_>) -> Ident {
-    let name = field.ident.to_string();
     format_ident!(
         "{}",
-        name.trim_start_matches("r#").to_uppercase(),
+        field.ident.unraw_name().to_uppercase(),
         span = field.ident.span()
     )
 }
 
-fn inherent(entity: &Entity<'_>) -> TokenStream {
+/// Generated inherent functions: one line each, into the runtime's generic repository.
+fn inherent(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let ident = entity.ident;
+    let p = private();
     let (new, patch) = (new_ident(entity), patch_ident(entity));
     let table = entity.table();
     let constants = entity.fields.iter().map(|f| {
@@ -245,24 +362,29 @@ fn inherent(entity: &Entity<'_>) -> TokenStream {
                 quote!(::tenant_query::Column<#ident, #ty>)
             }
         };
-        quote!(#[doc = #doc] pub const #constant: #ty = ::tenant_query::Column::new(#column);)
+        quote!(#[doc = #doc] pub const #constant: #ty = #p::column(#column);)
     });
     let executor = quote!(impl ::tenant_query::TenantExecutor<'c>);
-    let uuid = quote!(::tenant_query::__private::Uuid);
+    let uuid = quote!(#p::Uuid);
     let result = quote!(::tenant_query::Result);
-    let repo = quote!(::tenant_query::__private::repo);
+    let call = |tokens: TokenStream| if stub { never() } else { tokens };
+    let repo = quote!(#p::repo);
 
     let soft_delete = entity.field(Role::SoftDelete).map(|_| {
+        let restore = call(quote!(#repo::restore::<Self>(db, id).await));
+        let purge = call(quote!(#repo::purge::<Self>(db, id).await));
         quote! {
             /// Brings back the soft-deleted row `id`; `Error::NotFound` unless the scope's
             /// tenant has such a deleted row.
             pub async fn restore<'c>(db: #executor, id: #uuid) -> #result<Self> {
-                #repo::restore::<Self>(db, id).await
+                #restore
             }
 
             /// Removes the row `id` for good, whether soft-deleted or not.
+            /// `Error::CascadeRefused` for an audited entity whose table other rows
+            /// reference with a cascading foreign key.
             pub async fn purge<'c>(db: #executor, id: #uuid) -> #result<()> {
-                #repo::purge::<Self>(db, id).await
+                #purge
             }
         }
     });
@@ -277,10 +399,17 @@ fn inherent(entity: &Entity<'_>) -> TokenStream {
         .iter()
         .filter(|f| f.attrs.belongs_to.is_some())
         .enumerate()
-        .map(|(index, f)| relation(entity, f, index, with_deleted));
+        .map(|(index, f)| relation(entity, f, index, with_deleted, stub));
+    let find = call(quote!(#repo::find::<Self>(db, id).await));
+    let get = call(quote!(#repo::get::<Self>(db, id).await));
+    let find_many = call(quote!(#repo::find_many::<Self>(db, ids).await));
+    let insert = call(quote!(#repo::insert::<Self>(db, new).await));
+    let insert_many = call(quote!(#repo::insert_many::<Self>(db, new).await));
+    let update = call(quote!(#repo::update::<Self>(db, id, patch).await));
+    let delete = call(quote!(#repo::delete::<Self>(db, id).await));
 
     quote! {
-        #[allow(clippy::needless_lifetimes)]
+        #[allow(clippy::needless_lifetimes, unused_variables)]
         impl #ident {
             #(#constants)*
 
@@ -291,12 +420,12 @@ fn inherent(entity: &Entity<'_>) -> TokenStream {
 
             /// The live row `id` of the scope's tenant, if any.
             pub async fn find<'c>(db: #executor, id: #uuid) -> #result<::core::option::Option<Self>> {
-                #repo::find::<Self>(db, id).await
+                #find
             }
 
             /// The live row `id` of the scope's tenant; `Error::NotFound` if there is none.
             pub async fn get<'c>(db: #executor, id: #uuid) -> #result<Self> {
-                #repo::get::<Self>(db, id).await
+                #get
             }
 
             /// The live rows among `ids`, by id, in one query (none for no ids).
@@ -304,30 +433,32 @@ fn inherent(entity: &Entity<'_>) -> TokenStream {
                 db: #executor,
                 ids: &[#uuid],
             ) -> #result<::std::collections::HashMap<#uuid, Self>> {
-                #repo::find_many::<Self>(db, ids).await
+                #find_many
             }
 
-            /// Inserts a row with a new UUIDv7 id in the scope's tenant.
+            /// Inserts a row with a new UUIDv7 id in the scope's tenant; `Error::ForeignKey`
+            /// if a `belongs_to` value names no live row of the scope's tenant.
             pub async fn insert<'c>(db: #executor, new: #new) -> #result<Self> {
-                #repo::insert::<Self>(db, new).await
+                #insert
             }
 
-            /// Inserts every row in one statement and returns them in input order.
+            /// Inserts every row in one statement and returns them in input order: all of
+            /// them, or none.
             pub async fn insert_many<'c>(
                 db: #executor,
                 new: ::std::vec::Vec<#new>,
             ) -> #result<::std::vec::Vec<Self>> {
-                #repo::insert_many::<Self>(db, new).await
+                #insert_many
             }
 
             /// Applies `patch` to the live row `id`; `Error::NotFound` if there is none.
             pub async fn update<'c>(db: #executor, id: #uuid, patch: #patch) -> #result<Self> {
-                #repo::update::<Self>(db, id, patch).await
+                #update
             }
 
             #[doc = #delete_doc]
             pub async fn delete<'c>(db: #executor, id: #uuid) -> #result<()> {
-                #repo::delete::<Self>(db, id).await
+                #delete
             }
 
             #soft_delete
@@ -343,15 +474,14 @@ fn relation(
     field: &Field<'_>,
     index: usize,
     soft_delete: bool,
+    stub: bool,
 ) -> TokenStream {
-    let parent = field
-        .attrs
-        .belongs_to
-        .as_ref()
-        .expect("filtered on belongs_to");
+    let Some(parent) = field.attrs.belongs_to.as_ref() else {
+        return TokenStream::new();
+    };
+    let p = private();
     let fk = field.ident;
-    let name = fk.to_string();
-    let name = name.trim_start_matches("r#");
+    let name = fk.unraw_name();
     let relation = name
         .strip_suffix("_id")
         .map_or_else(|| format!("{name}_parent"), str::to_owned);
@@ -361,10 +491,27 @@ fn relation(
     let by_relation = format_ident!("BY_{}", relation.to_uppercase());
     let ident = entity.ident;
     let executor = quote!(impl ::tenant_query::TenantExecutor<'c>);
-    let uuid = quote!(::tenant_query::__private::Uuid);
+    let uuid = quote!(#p::Uuid);
     let map = quote!(::std::collections::HashMap);
     let result = quote!(::tenant_query::Result);
-    let repo = quote!(::tenant_query::__private::repo);
+    let repo = quote!(#p::repo);
+    let call = |tokens: TokenStream| if stub { never() } else { tokens };
+    let load = call(quote! {
+        #repo::load_children::<Self>(db, #index, parent_ids, false, |row: &#ident| row.#fk).await
+    });
+    let load_with_deleted = call(quote! {
+        #repo::load_children::<Self>(db, #index, parent_ids, true, |row: &#ident| row.#fk).await
+    });
+    let load_parents = call(quote! {
+        let ids: ::std::vec::Vec<#uuid> = rows.iter().map(|row| row.#fk).collect();
+        #repo::find_many::<#parent>(db, &ids).await
+    });
+    let parent_of = if stub {
+        let never = never();
+        quote!(|row: &#ident| -> #uuid { #never })
+    } else {
+        quote!(|row: &#ident| row.#fk)
+    };
     let with_deleted = soft_delete.then(|| {
         quote! {
             #[doc = concat!("Like [`", stringify!(#load_by), "`](Self::", stringify!(#load_by), "), soft-deleted rows included.")]
@@ -372,7 +519,7 @@ fn relation(
                 db: #executor,
                 parent_ids: &[#uuid],
             ) -> #result<#map<#uuid, ::std::vec::Vec<Self>>> {
-                #repo::load_children::<Self>(db, #index, parent_ids, true, |row: &#ident| row.#fk).await
+                #load_with_deleted
             }
         }
     });
@@ -381,8 +528,8 @@ fn relation(
             "The relation to [`", stringify!(#parent), "`] through `", stringify!(#fk),
             "`, for nested loading (`Relation::then`, `Children::attach`)."
         )]
-        pub const #by_relation: ::tenant_query::Relation<Self> =
-            ::tenant_query::Relation::new(#index, |row: &#ident| row.#fk);
+        pub const #by_relation: ::tenant_query::Relation<#parent, Self> =
+            #p::relation::<#parent, Self>(#index, #parent_of);
 
         #[doc = concat!(
             "The live rows of each parent in `parent_ids` (by `", stringify!(#fk), "`), in one query: ",
@@ -392,7 +539,7 @@ fn relation(
             db: #executor,
             parent_ids: &[#uuid],
         ) -> #result<#map<#uuid, ::std::vec::Vec<Self>>> {
-            #repo::load_children::<Self>(db, #index, parent_ids, false, |row: &#ident| row.#fk).await
+            #load
         }
 
         #with_deleted
@@ -402,8 +549,18 @@ fn relation(
             db: #executor,
             rows: &[Self],
         ) -> #result<#map<#uuid, #parent>> {
-            let ids: ::std::vec::Vec<#uuid> = rows.iter().map(|row| row.#fk).collect();
-            #repo::find_many::<#parent>(db, &ids).await
+            #load_parents
         }
+    }
+}
+
+/// An identifier's name without the `r#` of a raw identifier.
+trait UnrawName {
+    fn unraw_name(&self) -> String;
+}
+
+impl UnrawName for Ident {
+    fn unraw_name(&self) -> String {
+        syn::ext::IdentExt::unraw(self).to_string()
     }
 }

@@ -16,11 +16,19 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(TenantEntity, attributes(tenant))]
 pub fn derive_tenant_entity(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    ast::Entity::from_syn(&input)
-        .and_then(|entity| {
-            valid::check(&entity)?;
-            Ok(expand::entity(&entity))
-        })
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let entity = match ast::Entity::from_syn(&input) {
+        Ok(entity) => entity,
+        Err(error) => return error.into_compile_error().into(),
+    };
+    match valid::check(&entity) {
+        Ok(()) => expand::entity(&entity),
+        // The errors, and a stub with the entity's names, so that code using the entity
+        // adds no errors of its own: one mistake, one message.
+        Err(error) => {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(expand::stub(&entity));
+            tokens
+        }
+    }
+    .into()
 }

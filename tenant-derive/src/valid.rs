@@ -22,7 +22,7 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
         ));
     }
     match &entity.attrs.table {
-        Some(table) => identifier(&table.value(), table.span(), "table", &mut errors),
+        Some(table) => table_name(&table.value(), table.span(), &mut errors),
         None => errors.push(syn::Error::new(
             entity.ident.span(),
             "missing table name: add #[tenant(table = \"...\")] to the struct",
@@ -103,11 +103,46 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
     }
 }
 
+/// The library's own tables: an entity over one could forge or erase audit records.
+const LIBRARY_TABLES: &[&str] = &["tenant_audit_log"];
+
+/// A table name, optionally qualified by its schema (`schema.table`).
+fn table_name(name: &str, span: Span, errors: &mut Errors) {
+    let (schema, table) = match name.split_once('.') {
+        Some((schema, table)) => (Some(schema), table),
+        None => (None, name),
+    };
+    if let Some(schema) = schema {
+        identifier(schema, span, "schema", errors);
+    }
+    identifier(table, span, "table", errors);
+    if table.contains('.') {
+        errors.push(syn::Error::new(
+            span,
+            "a table name has at most two parts: `schema.table`",
+        ));
+    }
+    if LIBRARY_TABLES.contains(&table) {
+        errors.push(syn::Error::new(
+            span,
+            format!("`{table}` is the library's own table; entities cannot map onto it"),
+        ));
+    }
+}
+
 fn identifier(name: &str, span: Span, what: &str, errors: &mut Errors) {
     let problem = if name.is_empty() {
         Some(format!("the {what} name is empty"))
     } else if name.contains('\0') {
         Some(format!("the {what} name contains a NUL byte"))
+    } else if name.chars().any(char::is_control) {
+        Some(format!("the {what} name contains a control character"))
+    } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        // The library's internal output names begin with a space, so that no column can
+        // collide with them.
+        Some(format!(
+            "the {what} name `{name}` begins or ends with white space"
+        ))
     } else if name.len() > MAX_IDENTIFIER_BYTES {
         Some(format!(
             "the {what} name `{name}` is {} bytes; PostgreSQL identifiers must stay under 63",

@@ -1,64 +1,17 @@
 //! Reading the audit trail: every write to an `audit` entity leaves one record, in the
 //! same statement as the change.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow, Row};
 use uuid::Uuid;
 
+use crate::action::AuditAction;
 use crate::entity::TenantEntity;
 use crate::error::Result;
+use crate::exec::Route;
 use crate::handle::TenantExecutor;
 use crate::sql::{AuditFilter, render_audit_select};
-use crate::value::Args;
-
-/// What a write did to a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuditAction {
-    /// `insert` or `insert_many`: `changes` holds every column as `{"from": null, "to": v}`.
-    Insert,
-    /// `update`: `changes` holds the columns whose value changed (never `updated_at`).
-    Update,
-    /// `delete`: a soft delete records the soft-delete column; a hard delete, the row.
-    Delete,
-    /// `restore`: the soft-delete column going back to `null`.
-    Restore,
-    /// `purge`: the whole row as it was, as `{"from": v, "to": null}`.
-    Purge,
-}
-
-impl AuditAction {
-    /// The name stored in the log.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Insert => "insert",
-            AuditAction::Update => "update",
-            AuditAction::Delete => "delete",
-            AuditAction::Restore => "restore",
-            AuditAction::Purge => "purge",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Insert,
-            Self::Update,
-            Self::Delete,
-            Self::Restore,
-            Self::Purge,
-        ]
-        .into_iter()
-        .find(|action| action.as_str() == name)
-    }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One change to one row, as the library recorded it.
 ///
@@ -177,7 +130,7 @@ impl AuditQuery {
 
     /// Only records of `action`.
     pub fn action(mut self, action: AuditAction) -> Self {
-        self.filter.action = Some(action.as_str());
+        self.filter.action = Some(action);
         self
     }
 
@@ -207,11 +160,11 @@ impl AuditQuery {
 
     /// The matching records, oldest first.
     pub async fn all<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<AuditRecord>> {
-        let target = db.into_target();
-        let mut args = Args::default();
-        args.push("tenant_id", target.scope.tenant_id())?;
-        let sql = render_audit_select(self.filter, &mut args)?;
+        let db = db.into_scoped();
+        let (statement, args) = render_audit_select(self.filter).bind(Some(db.scope))?;
         // Built from fixed fragments; every value is a parameter.
-        target.fetch_all(AssertSqlSafe(sql), args).await
+        Route::from(db)
+            .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+            .await
     }
 }

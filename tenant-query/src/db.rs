@@ -5,9 +5,13 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::error::Result;
+use crate::backend::{Backend, Settings};
+use crate::entity::TenantEntity;
+use crate::error::{Error, Result};
 use crate::handle::{ScopedDb, ScopedTransaction};
+use crate::rls::{self, IsolationCheck};
 use crate::scope::TenantScope;
+use crate::sql;
 
 /// A PostgreSQL pool that hands out tenant-scoped handles.
 ///
@@ -25,18 +29,7 @@ use crate::scope::TenantScope;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TenantDb {
-    pool: PgPool,
-    settings: Arc<Settings>,
-}
-
-/// How statements are sent; shared by every handle of one [`TenantDb`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Settings {
-    /// Whether a transaction pooler sits in front: statements unnamed, each pool
-    /// statement in its own transaction.
-    pub(crate) transaction_pooler: bool,
-    /// In RLS mode, the setting that carries the tenant id.
-    pub(crate) rls_setting: Option<String>,
+    backend: Arc<Backend>,
 }
 
 impl TenantDb {
@@ -45,11 +38,19 @@ impl TenantDb {
         Ok(Self::new(PgPoolOptions::new().connect(url).await?))
     }
 
-    /// Wraps an existing pool.
+    /// Wraps an existing pool (to choose its size and timeouts, build it with
+    /// [`PgPoolOptions`]).
     pub fn new(pool: PgPool) -> Self {
         TenantDb {
-            pool,
-            settings: Arc::new(Settings::default()),
+            backend: Backend::new(pool, Settings::default()),
+        }
+    }
+
+    fn with_settings(self, change: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.backend.settings.clone();
+        change(&mut settings);
+        TenantDb {
+            backend: Backend::new(self.backend.pool.clone(), settings),
         }
     }
 
@@ -70,14 +71,7 @@ impl TenantDb {
     /// # let _ = db; }
     /// ```
     pub fn behind_transaction_pooler(self) -> Self {
-        let settings = Settings {
-            transaction_pooler: true,
-            ..(*self.settings).clone()
-        };
-        TenantDb {
-            settings: Arc::new(settings),
-            ..self
-        }
+        self.with_settings(|s| s.transaction_pooler = true)
     }
 
     /// Turns on RLS mode: every scoped call runs in a transaction that first sets
@@ -89,7 +83,7 @@ impl TenantDb {
     /// in every statement.
     ///
     /// `setting` must be a custom setting name: two or more parts joined by dots, each of
-    /// ASCII letters, digits and underscores.
+    /// ASCII letters, digits and underscores; anything else is [`Error::Configuration`].
     ///
     /// ```
     /// # async fn run(pool: sqlx::PgPool) -> tenant_query::Result<()> {
@@ -102,29 +96,21 @@ impl TenantDb {
         };
         let parts: Vec<&str> = setting.split('.').collect();
         if parts.len() < 2 || !parts.iter().all(|p| part_ok(p)) || setting.len() > 63 {
-            return Err(crate::Error::invalid_input(
-                "row_level_security",
-                format!("`{setting}` is not a custom setting name like `app.tenant_id`"),
+            return Err(Error::Configuration(
+                format!("`{setting}` is not a custom setting name like `app.tenant_id`").into(),
             ));
         }
-        let settings = Settings {
-            rls_setting: Some(setting.to_owned()),
-            ..(*self.settings).clone()
-        };
-        Ok(TenantDb {
-            settings: Arc::new(settings),
-            ..self
-        })
+        Ok(self.with_settings(|s| s.rls_setting = Some(setting.to_owned())))
     }
 
     /// A cheap handle that runs every call in `scope`'s tenant.
     pub fn scope(&self, scope: &TenantScope) -> ScopedDb {
-        ScopedDb::new(self.clone(), *scope)
+        ScopedDb::new(Arc::clone(&self.backend), *scope)
     }
 
     /// Starts a transaction in `scope`'s tenant; it rolls back unless committed.
     pub async fn begin(&self, scope: &TenantScope) -> Result<ScopedTransaction> {
-        ScopedTransaction::begin(self, *scope).await
+        ScopedTransaction::begin(Arc::clone(&self.backend), *scope).await
     }
 
     /// Creates the library's own tables (the audit log), idempotently.
@@ -132,35 +118,75 @@ impl TenantDb {
     /// Teams that run their own migration tool apply [`crate::MIGRATION_SQL`] instead.
     pub async fn migrate(&self) -> Result<()> {
         sqlx::raw_sql(crate::MIGRATION_SQL)
-            .execute(&self.pool)
+            .execute(&self.backend.pool)
             .await?;
         Ok(())
     }
 
-    /// The escape hatch for work that spans tenants (reports, maintenance), named by the
-    /// reason it exists so that every such place is visible in review.
+    /// Applies [`rls::policy_sql`] for `E` with this database's RLS setting (run it as
+    /// the table's owner, typically at migration time); [`Error::Configuration`] when RLS
+    /// mode is off.
+    pub async fn enable_row_level_security<E: TenantEntity>(&self) -> Result<()> {
+        rls::apply_policy(&self.backend, E::META.table, E::META.tenant.name).await
+    }
+
+    /// Applies [`rls::audit_log_policy_sql`] with this database's RLS setting.
+    pub async fn enable_audit_log_row_level_security(&self) -> Result<()> {
+        rls::apply_policy(&self.backend, sql::AUDIT_LOG_TABLE, "tenant_id").await
+    }
+
+    /// Starts a check, for startup, that the connected role cannot escape RLS on the
+    /// tables you name: not a superuser, no `BYPASSRLS`, RLS enabled, forced where the role
+    /// has the owner's rights (directly or through a role it belongs to), the tenant
+    /// policy present, and no other permissive policy that would be OR-ed with it.
     ///
     /// ```no_run
-    /// # async fn run(db: tenant_query::TenantDb) -> Result<(), sqlx::Error> {
-    /// let admin = db.cross_tenant("nightly usage report");
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "notes")]
+    /// # pub struct Note { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+    /// # async fn run(db: TenantDb) -> tenant_query::Result<()> {
+    /// db.verify_isolation().entity::<Note>().audit_log().run().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn verify_isolation(&self) -> IsolationCheck<'_> {
+        IsolationCheck::new(&self.backend)
+    }
+
+    /// The escape hatch for work that spans tenants (reports, maintenance), named by the
+    /// reason it exists so that every such place is visible in review and in the logs:
+    /// each call emits a `tracing` event (target `tenant_query::cross_tenant`) with the
+    /// reason. An empty reason is refused with [`Error::Configuration`].
+    ///
+    /// The pool sees every tenant's rows unless RLS applies to its role: in RLS mode, the
+    /// tables are `FORCE ROW LEVEL SECURITY`, so the same role sees no rows outside a
+    /// scope. Run cross-tenant work under RLS with a pool of its own, connected as a role
+    /// with `BYPASSRLS`, wrapped in its own `TenantDb`.
+    ///
+    /// ```no_run
+    /// # async fn run(db: tenant_query::TenantDb) -> Result<(), Box<dyn std::error::Error>> {
+    /// let admin = db.cross_tenant("nightly usage report")?;
     /// let tenants: i64 = sqlx::query_scalar("SELECT count(DISTINCT org_id) FROM projects")
     ///     .fetch_one(admin.pool())
     ///     .await?;
     /// # let _ = tenants; Ok(()) }
     /// ```
-    pub fn cross_tenant(&self, reason: &'static str) -> CrossTenant<'_> {
-        CrossTenant {
-            pool: &self.pool,
-            reason,
+    pub fn cross_tenant(&self, reason: &'static str) -> Result<CrossTenant<'_>> {
+        if reason.trim().is_empty() {
+            return Err(Error::Configuration(
+                "cross_tenant needs a reason: say why this code reaches across tenants".into(),
+            ));
         }
+        tracing::info!(target: "tenant_query::cross_tenant", reason, "cross-tenant access");
+        Ok(CrossTenant {
+            pool: &self.backend.pool,
+            reason,
+        })
     }
+}
 
+impl TenantDb {
     pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub(crate) fn settings(&self) -> &Settings {
-        &self.settings
+        &self.backend.pool
     }
 }
 
@@ -172,7 +198,8 @@ pub struct CrossTenant<'a> {
 }
 
 impl<'a> CrossTenant<'a> {
-    /// The raw pool: every query on it sees all tenants.
+    /// The raw pool: queries on it are not scoped (see [`TenantDb::cross_tenant`] for
+    /// what RLS mode changes).
     pub fn pool(&self) -> &'a PgPool {
         self.pool
     }

@@ -1,29 +1,35 @@
 //! The one error type of the library, and the one place that maps database errors into it.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use sqlx::error::ErrorKind;
+
+use crate::isolation::IsolationReport;
 
 /// Result alias used by every fallible function of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a tenant-query call.
 ///
-/// Match on the variants; the messages are for humans and may change.
+/// Match on the variants; the messages are for humans and may change. Errors are cheap to
+/// clone (the driver's error is shared), so one failure can be handed to several callers,
+/// as a [`Loader`](crate::Loader) does, with the same variants as everywhere else.
 ///
 /// ```
 /// use tenant_query::Error;
 ///
-/// fn describe(error: &Error) -> &'static str {
+/// fn status(error: &Error) -> u16 {
 ///     match error {
-///         Error::NotFound { .. } => "404",
-///         Error::Conflict { .. } => "409",
-///         Error::InvalidInput { .. } => "422",
-///         Error::Database(_) | Error::Shared(_) | Error::Isolation(_) => "500",
-///         _ => "500",
+///         Error::NotFound { .. } => 404,
+///         Error::Conflict { .. } | Error::ForeignKey { .. } => 409,
+///         Error::InvalidInput { .. } => 422,
+///         _ => 500,
 ///     }
 /// }
-/// assert_eq!(describe(&Error::NotFound { entity: "projects" }), "404");
+/// assert_eq!(status(&Error::NotFound { entity: "projects" }), 404);
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No row of the scope's tenant matched: it does not exist, belongs to another tenant,
@@ -33,13 +39,42 @@ pub enum Error {
         /// The table that was looked up.
         entity: &'static str,
     },
+    /// A query asked for at most one row (`one`, `optional`) matched several.
+    #[error("more than one row of `{entity}` matched a query that expects at most one")]
+    NotUnique {
+        /// The table that was queried.
+        entity: &'static str,
+    },
     /// A unique or exclusion constraint rejected the write; nothing was written.
     #[error("conflict on constraint `{}`", constraint.as_deref().unwrap_or("<unnamed>"))]
     Conflict {
         /// The name of the violated constraint, as PostgreSQL reports it.
         constraint: Option<String>,
-        /// The database's own message.
-        message: String,
+        /// The database's own error.
+        #[source]
+        source: Arc<sqlx::Error>,
+    },
+    /// A `belongs_to` value names no live parent row of the scope's tenant (it does not
+    /// exist, is deleted, or belongs to another tenant: the three are not told apart), or a
+    /// foreign key rejected the write. Nothing was written.
+    #[error("a reference names no live row of this tenant{}",
+        constraint.as_deref().map(|c| format!(" (constraint `{c}`)")).unwrap_or_default())]
+    ForeignKey {
+        /// The violated constraint, when PostgreSQL reported one; `None` when the
+        /// library's own check (in the same statement) refused the value.
+        constraint: Option<String>,
+    },
+    /// A hard delete was refused because foreign keys would delete or change rows of
+    /// other tables with it (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), and those
+    /// changes would leave no audit record. Delete the dependent rows through the library
+    /// first, or declare the foreign keys `ON DELETE RESTRICT` / `NO ACTION`.
+    #[error("deleting from `{entity}` would cascade through {} without audit records",
+        constraints.join(", "))]
+    CascadeRefused {
+        /// The table of the refused delete.
+        entity: &'static str,
+        /// The cascading foreign keys, as `table.constraint`.
+        constraints: Vec<String>,
     },
     /// A value was rejected before it reached the database (for example a NUL byte in text).
     #[error("invalid value for `{column}`: {reason}")]
@@ -49,37 +84,49 @@ pub enum Error {
         /// Why the value was rejected.
         reason: Cow<'static, str>,
     },
-    /// Any other database or driver error.
-    #[error(transparent)]
-    Database(sqlx::Error),
+    /// The library was set up or called in a way that cannot work (for example an empty
+    /// cross-tenant reason, or RLS calls without RLS mode).
+    #[error("configuration: {0}")]
+    Configuration(Cow<'static, str>),
+    /// `commit` found the transaction already failed: a statement in it had an error, so
+    /// PostgreSQL rolled the whole transaction back. None of its writes were kept.
+    #[error("the transaction had failed and was rolled back; nothing in it was committed")]
+    RolledBack,
     /// The database would not enforce tenant isolation (see
     /// [`TenantDb::verify_isolation`](crate::TenantDb::verify_isolation)).
     #[error("{0}")]
-    Isolation(crate::rls::IsolationReport),
-    /// One failure reported to several callers (the callers of one batch of a
-    /// [`Loader`](crate::Loader)).
+    Isolation(IsolationReport),
+    /// Any other database or driver error.
     #[error(transparent)]
-    Shared(std::sync::Arc<Error>),
+    Database(Arc<sqlx::Error>),
 }
 
-const UNIQUE_VIOLATION: &str = "23505";
+/// PostgreSQL's `exclusion_violation`, which sqlx has no kind for.
 const EXCLUSION_VIOLATION: &str = "23P01";
 
 impl From<sqlx::Error> for Error {
     /// The single mapping from driver errors to library errors.
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error
-            && matches!(
-                db.code().as_deref(),
-                Some(UNIQUE_VIOLATION | EXCLUSION_VIOLATION)
-            )
-        {
-            return Error::Conflict {
-                constraint: db.constraint().map(str::to_owned),
-                message: db.message().to_owned(),
-            };
+        let (kind, code, constraint) = match &error {
+            sqlx::Error::Database(db) => (
+                Some(db.kind()),
+                db.code().map(Cow::into_owned),
+                db.constraint().map(str::to_owned),
+            ),
+            _ => (None, None, None),
+        };
+        match kind {
+            Some(ErrorKind::UniqueViolation) => Error::Conflict {
+                constraint,
+                source: Arc::new(error),
+            },
+            _ if code.as_deref() == Some(EXCLUSION_VIOLATION) => Error::Conflict {
+                constraint,
+                source: Arc::new(error),
+            },
+            Some(ErrorKind::ForeignKeyViolation) => Error::ForeignKey { constraint },
+            _ => Error::Database(Arc::new(error)),
         }
-        Error::Database(error)
     }
 }
 
@@ -92,6 +139,18 @@ impl Error {
         Error::InvalidInput {
             column: column.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The SQLSTATE code PostgreSQL reported, if the error came from the server.
+    pub fn sqlstate(&self) -> Option<String> {
+        let source = match self {
+            Error::Conflict { source, .. } | Error::Database(source) => source,
+            _ => return None,
+        };
+        match &**source {
+            sqlx::Error::Database(db) => db.code().map(Cow::into_owned),
+            _ => None,
         }
     }
 }

@@ -3,28 +3,63 @@
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, SqlSafeStr};
 
+use crate::backend::Backend;
 use crate::error::Result;
-use crate::handle::{Conn, Target};
+use crate::handle::{Conn, Scoped};
+use crate::scope::TenantScope;
 use crate::sql;
 use crate::transaction::OpenTransaction;
 use crate::value::Args;
 
-/// Sends `$query` on the target's connection. Through the pool in RLS mode or behind a
+/// Where a statement goes: a scoped call, or the library's own unscoped reads (catalog
+/// checks), which still follow the statement mode of the database.
+pub(crate) struct Route<'c> {
+    backend: &'c Backend,
+    scope: Option<&'c TenantScope>,
+    conn: Conn<'c>,
+}
+
+impl<'c> From<Scoped<'c>> for Route<'c> {
+    fn from(scoped: Scoped<'c>) -> Self {
+        Route {
+            backend: scoped.backend,
+            scope: Some(scoped.scope),
+            conn: scoped.conn,
+        }
+    }
+}
+
+impl<'c> Route<'c> {
+    /// The pool, outside any scope.
+    pub(crate) fn unscoped(backend: &'c Backend) -> Self {
+        Route {
+            backend,
+            scope: None,
+            conn: Conn::Pool,
+        }
+    }
+}
+
+/// Sends `$query` on the route's connection. Through the pool in RLS mode or behind a
 /// transaction pooler, the statement runs in its own transaction, opened (with the tenant
 /// setting in RLS mode) in one round trip and committed after.
 macro_rules! run {
-    ($target:expr, $query:expr, $method:ident) => {{
-        let settings = $target.settings;
+    ($route:expr, $query:expr, $method:ident) => {{
+        let route = $route;
+        let settings = &route.backend.settings;
         let query = $query.persistent(!settings.transaction_pooler);
-        let own_transaction = settings.transaction_pooler || settings.rls_setting.is_some();
-        match $target.conn {
-            Conn::Tx(conn) => query.$method(conn).await?,
-            Conn::Pool(pool) if !own_transaction => query.$method(pool).await?,
-            Conn::Pool(pool) => {
-                let setting = settings.rls_setting.as_deref();
-                let begin = sql::rls::begin(setting, $target.scope.tenant_id());
-                let mut tx = OpenTransaction::begin(pool, begin).await?;
-                let output = query.$method(tx.connection()).await?;
+        let rls = settings
+            .rls_setting
+            .as_deref()
+            .filter(|_| route.scope.is_some());
+        let own_transaction = settings.transaction_pooler || rls.is_some();
+        match route.conn {
+            Conn::Tx(tx) => query.$method(tx.connection()?).await?,
+            Conn::Pool if !own_transaction => query.$method(&route.backend.pool).await?,
+            Conn::Pool => {
+                let begin = sql::rls::begin(rls, route.scope);
+                let mut tx = OpenTransaction::begin(&route.backend.pool, begin).await?;
+                let output = query.$method(tx.connection()?).await?;
                 tx.commit().await?;
                 output
             }
@@ -32,7 +67,7 @@ macro_rules! run {
     }};
 }
 
-impl Target<'_> {
+impl Route<'_> {
     /// Every row of `sql`.
     pub(crate) async fn fetch_all<R>(self, sql: impl SqlSafeStr, args: Args) -> Result<Vec<R>>
     where

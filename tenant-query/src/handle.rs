@@ -1,16 +1,19 @@
 //! The scoped handles, and the sealed trait through which generated functions accept them.
 
-use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
 
-use crate::db::{Settings, TenantDb};
+use sqlx::PgConnection;
+
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::scope::TenantScope;
 use crate::sql;
 use crate::transaction::OpenTransaction;
 
-/// A [`TenantDb`] bound to one [`TenantScope`]: pass `&handle` to any generated function.
+/// A database bound to one [`TenantScope`]: pass `&handle` to any generated function.
 ///
-/// Cheap to create and to clone (two reference counts).
+/// Made by [`TenantDb::scope`](crate::TenantDb::scope); cheap to create and to clone (a
+/// reference count and the scope).
 ///
 /// ```no_run
 /// # use tenant_query::{TenantDb, TenantScope};
@@ -21,13 +24,13 @@ use crate::transaction::OpenTransaction;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ScopedDb {
-    db: TenantDb,
+    backend: Arc<Backend>,
     scope: TenantScope,
 }
 
 impl ScopedDb {
-    pub(crate) fn new(db: TenantDb, scope: TenantScope) -> Self {
-        ScopedDb { db, scope }
+    pub(crate) fn new(backend: Arc<Backend>, scope: TenantScope) -> Self {
+        ScopedDb { backend, scope }
     }
 
     /// The scope every call through this handle runs in.
@@ -37,7 +40,7 @@ impl ScopedDb {
 
     /// Starts a transaction in this handle's scope.
     pub async fn begin(&self) -> Result<ScopedTransaction> {
-        ScopedTransaction::begin(&self.db, self.scope).await
+        ScopedTransaction::begin(Arc::clone(&self.backend), self.scope).await
     }
 }
 
@@ -45,7 +48,11 @@ impl ScopedDb {
 ///
 /// Dropped without [`commit`](Self::commit), it rolls back, before its connection goes
 /// back to the pool; this holds even when a future is dropped halfway through `begin`,
-/// `commit` or any statement.
+/// `commit` or any statement, and when it is dropped outside any async runtime (the
+/// connection is then closed, which ends the transaction).
+///
+/// If a statement in the transaction failed, PostgreSQL has already rolled it back:
+/// `commit` then returns [`Error::RolledBack`](crate::Error::RolledBack), never `Ok`.
 ///
 /// ```no_run
 /// # use tenant_query::{TenantDb, TenantScope};
@@ -57,7 +64,7 @@ impl ScopedDb {
 /// ```
 pub struct ScopedTransaction {
     tx: OpenTransaction,
-    db: TenantDb,
+    backend: Arc<Backend>,
     scope: TenantScope,
 }
 
@@ -70,15 +77,12 @@ impl std::fmt::Debug for ScopedTransaction {
 }
 
 impl ScopedTransaction {
-    /// Opens the transaction; in RLS mode its first round trip also sets the tenant.
-    pub(crate) async fn begin(db: &TenantDb, scope: TenantScope) -> Result<Self> {
-        let begin = sql::rls::begin(db.settings().rls_setting.as_deref(), scope.tenant_id());
-        let tx = OpenTransaction::begin(db.pool(), begin).await?;
-        Ok(ScopedTransaction {
-            tx,
-            db: db.clone(),
-            scope,
-        })
+    /// Opens the transaction; its first round trip also sets what the scope needs (the
+    /// tenant setting in RLS mode).
+    pub(crate) async fn begin(backend: Arc<Backend>, scope: TenantScope) -> Result<Self> {
+        let begin = sql::rls::begin(backend.settings.rls_setting.as_deref(), Some(&scope));
+        let tx = OpenTransaction::begin(&backend.pool, begin).await?;
+        Ok(ScopedTransaction { tx, backend, scope })
     }
 
     /// The scope every call in this transaction runs in.
@@ -89,11 +93,12 @@ impl ScopedTransaction {
     /// The transaction's connection, for hand-written SQL inside the same transaction.
     ///
     /// Such SQL is not checked by the library: add the tenant predicate yourself.
-    pub fn connection(&mut self) -> &mut PgConnection {
+    pub fn connection(&mut self) -> Result<&mut PgConnection> {
         self.tx.connection()
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction; [`Error::RolledBack`](crate::Error::RolledBack) if a
+    /// statement in it had failed, in which case nothing in it was kept.
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await
     }
@@ -104,13 +109,77 @@ impl ScopedTransaction {
     }
 }
 
+/// One call's way to the database: the scope, the shared settings, and either the pool or
+/// a transaction's connection. Every scoped handle turns into one; it can be reborrowed,
+/// so generic code can make several calls through the handle it was given.
+///
+/// ```no_run
+/// # use tenant_query::prelude::*;
+/// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "projects")]
+/// # pub struct Project { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+/// // Works with `&s` and with `&mut tx` alike.
+/// async fn both<'c>(db: impl TenantExecutor<'c>, a: uuid::Uuid, b: uuid::Uuid)
+///     -> tenant_query::Result<(Project, Project)>
+/// {
+///     let mut db = db.into_scoped();
+///     let first = Project::get(db.reborrow(), a).await?;
+///     let second = Project::get(db.reborrow(), b).await?;
+///     Ok((first, second))
+/// }
+/// ```
+pub struct Scoped<'c> {
+    pub(crate) scope: &'c TenantScope,
+    pub(crate) backend: &'c Backend,
+    pub(crate) conn: Conn<'c>,
+}
+
+impl std::fmt::Debug for Scoped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scoped")
+            .field("scope", self.scope)
+            .field("in_transaction", &matches!(self.conn, Conn::Tx(_)))
+            .finish()
+    }
+}
+
+pub(crate) enum Conn<'c> {
+    Pool,
+    Tx(&'c mut OpenTransaction),
+}
+
+impl Scoped<'_> {
+    /// A handle for one more call, borrowing this one.
+    pub fn reborrow(&mut self) -> Scoped<'_> {
+        Scoped {
+            scope: self.scope,
+            backend: self.backend,
+            conn: match &mut self.conn {
+                Conn::Pool => Conn::Pool,
+                Conn::Tx(tx) => Conn::Tx(tx),
+            },
+        }
+    }
+
+    /// The scope of the calls made through this handle.
+    pub fn tenant_scope(&self) -> &TenantScope {
+        self.scope
+    }
+
+    /// Whether calls run inside a [`ScopedTransaction`].
+    pub fn in_transaction(&self) -> bool {
+        matches!(self.conn, Conn::Tx(_))
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for &super::ScopedDb {}
     impl Sealed for &mut super::ScopedTransaction {}
+    impl Sealed for super::Scoped<'_> {}
 }
 
-/// A tenant-scoped handle: `&ScopedDb` or `&mut ScopedTransaction`, and nothing else.
+/// A tenant-scoped handle: `&ScopedDb`, `&mut ScopedTransaction` or a [`Scoped`] made from
+/// one, and nothing else.
 ///
 /// Every generated function takes one. The trait is sealed, so a pool, a connection or a
 /// plain sqlx transaction can never stand in for a scope.
@@ -132,39 +201,32 @@ mod sealed {
     note = "inside a transaction, pass `&mut tx` from `db.begin(&scope)`"
 )]
 pub trait TenantExecutor<'c>: sealed::Sealed + Send {
-    #[doc(hidden)]
-    fn into_target(self) -> Target<'c>;
+    /// The handle as a [`Scoped`], which can be reborrowed for several calls.
+    fn into_scoped(self) -> Scoped<'c>;
 }
 
 impl<'c> TenantExecutor<'c> for &'c ScopedDb {
-    fn into_target(self) -> Target<'c> {
-        Target {
+    fn into_scoped(self) -> Scoped<'c> {
+        Scoped {
             scope: &self.scope,
-            settings: self.db.settings(),
-            conn: Conn::Pool(self.db.pool()),
+            backend: &self.backend,
+            conn: Conn::Pool,
         }
     }
 }
 
 impl<'c> TenantExecutor<'c> for &'c mut ScopedTransaction {
-    fn into_target(self) -> Target<'c> {
-        Target {
+    fn into_scoped(self) -> Scoped<'c> {
+        Scoped {
             scope: &self.scope,
-            settings: self.db.settings(),
-            conn: Conn::Tx(self.tx.connection()),
+            backend: &self.backend,
+            conn: Conn::Tx(&mut self.tx),
         }
     }
 }
 
-/// Where one call runs: the scope, the settings and a connection source.
-#[doc(hidden)]
-pub struct Target<'c> {
-    pub(crate) scope: &'c TenantScope,
-    pub(crate) settings: &'c Settings,
-    pub(crate) conn: Conn<'c>,
-}
-
-pub(crate) enum Conn<'c> {
-    Pool(&'c PgPool),
-    Tx(&'c mut PgConnection),
+impl<'c> TenantExecutor<'c> for Scoped<'c> {
+    fn into_scoped(self) -> Scoped<'c> {
+        self
+    }
 }

@@ -3,13 +3,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
-use crate::handle::ScopedDb;
+use crate::handle::{Scoped, ScopedDb, ScopedTransaction, TenantExecutor};
 use crate::repo;
+
+/// The most ids one batch sends; more queued ids go in the next batch.
+pub const MAX_BATCH: usize = 1024;
+/// The most times the first caller of a batch yields while waiting for other ids.
+pub const MAX_GATHER_YIELDS: usize = 16;
 
 /// Loads rows of `E` by id for code that asks for one row at a time (GraphQL resolvers,
 /// per-item service calls), in one scope.
@@ -17,13 +22,21 @@ use crate::repo;
 /// Calls to [`load`](Self::load) made in the same tick are coalesced into one
 /// `id = ANY($2)` query: the first caller of a batch yields to its task's scheduler until
 /// no new id joins (the other futures of a `join_all`, or other ready tasks, queue theirs
-/// meanwhile), then sends the batch. There is no timer, so a lone call pays only a
-/// yield. Results are cached for the life of the loader, and every caller gets its own
-/// answer, duplicates included. A loader holds one scope and can never serve another
-/// tenant: create one per request. Soft-deleted rows are absent, as with `find`.
+/// meanwhile), at most [`MAX_GATHER_YIELDS`] times and for at most [`MAX_BATCH`] ids, so a
+/// steady stream of new calls cannot hold a batch back. There is no timer, so a lone call
+/// pays only a yield. Every caller gets its own answer, duplicates included. If the caller
+/// running a batch stops waiting, another waiting caller takes the batch over.
 ///
-/// The query runs on a task of its own (`tokio::spawn`), so a caller that stops waiting,
-/// the first one included, does not stall the others.
+/// **The cache.** A loader remembers every row it loaded (and every id it found absent)
+/// for its whole life, as DataLoader does: it answers later calls from memory and does not
+/// see writes made after that, its own scope's included. Create one per request, and call
+/// [`clear`](Self::clear) or [`forget`](Self::forget) after a write the loader should see,
+/// or [`prime`](Self::prime) it with the written row. A loader holds one scope and never
+/// serves another tenant.
+///
+/// Made from `&ScopedDb`, a loader owns a handle of its own (`Loader<'static, E>`) and can
+/// be stored, for example in a request's extensions. Made from `&mut ScopedTransaction`,
+/// it borrows the transaction and reads inside it.
 ///
 /// ```no_run
 /// # use tenant_query::prelude::*;
@@ -34,13 +47,19 @@ use crate::repo;
 /// let projects = Loader::<Project>::new(s);
 /// // One query for both.
 /// let (first, second) = tokio::join!(projects.load(a), projects.load(b));
-/// # let _ = (first?, second?); Ok(()) }
+/// # let _ = (first?, second?);
+/// let mut tx = s.begin().await?;
+/// let in_tx = Loader::<Project>::new(&mut tx);
+/// let _ = in_tx.load(a).await?;
+/// drop(in_tx);
+/// tx.commit().await?;
+/// # Ok(()) }
 /// ```
-pub struct Loader<E> {
-    shared: Arc<Shared<E>>,
+pub struct Loader<'h, E> {
+    shared: Arc<Shared<'h, E>>,
 }
 
-impl<E> Clone for Loader<E> {
+impl<E> Clone for Loader<'_, E> {
     fn clone(&self) -> Self {
         Loader {
             shared: Arc::clone(&self.shared),
@@ -48,17 +67,49 @@ impl<E> Clone for Loader<E> {
     }
 }
 
-impl<E> std::fmt::Debug for Loader<E> {
+impl<E> std::fmt::Debug for Loader<'_, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loader")
-            .field("scope", self.shared.db.tenant_scope())
-            .finish_non_exhaustive()
+        f.debug_struct("Loader").finish_non_exhaustive()
     }
 }
 
-struct Shared<E> {
-    db: ScopedDb,
+/// Where a loader reads: a scoped database of its own, or a borrowed transaction.
+#[doc(hidden)]
+pub enum LoaderSource<'h> {
+    Db(ScopedDb),
+    Tx(tokio::sync::Mutex<Scoped<'h>>),
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &super::ScopedDb {}
+    impl Sealed for &mut super::ScopedTransaction {}
+}
+
+/// A handle a [`Loader`] can be made from: `&ScopedDb` (the loader keeps a handle of its
+/// own) or `&mut ScopedTransaction` (the loader borrows the transaction).
+pub trait LoaderHandle<'h>: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_source(self) -> LoaderSource<'h>;
+}
+
+impl LoaderHandle<'static> for &ScopedDb {
+    fn into_source(self) -> LoaderSource<'static> {
+        LoaderSource::Db(self.clone())
+    }
+}
+
+impl<'h> LoaderHandle<'h> for &'h mut ScopedTransaction {
+    fn into_source(self) -> LoaderSource<'h> {
+        LoaderSource::Tx(tokio::sync::Mutex::new(self.into_scoped()))
+    }
+}
+
+struct Shared<'h, E> {
+    source: LoaderSource<'h>,
     state: Mutex<State<E>>,
+    /// Woken when a batch is handed back by a caller that stopped waiting.
+    handover: Notify,
 }
 
 type Reply<E> = oneshot::Sender<Result<Option<E>>>;
@@ -69,13 +120,13 @@ struct State<E> {
     waiting: HashMap<Uuid, Vec<Reply<E>>>,
     /// Ids of the next batch, each once.
     queued: Vec<Uuid>,
-    /// Whether a caller is gathering `queued` or a batch task is about to take it.
+    /// Whether a caller is gathering `queued`.
     gathering: bool,
 }
 
-impl<E: TenantEntity + Clone> Loader<E> {
-    /// A loader of `E` rows in `db`'s scope, with an empty cache.
-    pub fn new(db: &ScopedDb) -> Self {
+impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
+    /// A loader of `E` rows in the handle's scope, with an empty cache.
+    pub fn new(db: impl LoaderHandle<'h>) -> Self {
         let state = State {
             cache: HashMap::new(),
             waiting: HashMap::new(),
@@ -84,15 +135,16 @@ impl<E: TenantEntity + Clone> Loader<E> {
         };
         Loader {
             shared: Arc::new(Shared {
-                db: db.clone(),
+                source: db.into_source(),
                 state: Mutex::new(state),
+                handover: Notify::new(),
             }),
         }
     }
 
     /// The live row `id`, if the scope's tenant has it; batched with concurrent calls.
     pub async fn load(&self, id: Uuid) -> Result<Option<E>> {
-        let (reply, leads) = {
+        let (mut answer, mut leads) = {
             let mut guard = self.shared.lock();
             let state = &mut *guard;
             if let Some(row) = state.cache.get(&id) {
@@ -104,18 +156,29 @@ impl<E: TenantEntity + Clone> Loader<E> {
                 state.queued.push(id);
             }
             waiters.push(reply);
-            let leads = !std::mem::replace(&mut state.gathering, true);
-            (answer, leads)
+            (answer, !std::mem::replace(&mut state.gathering, true))
         };
-        if leads {
-            let batch = Batch(Some(Arc::clone(&self.shared)));
-            self.shared.gather().await;
-            drop(batch); // sends it
+        loop {
+            if leads {
+                self.shared.lead().await;
+            }
+            let handover = self.shared.handover.notified();
+            tokio::pin!(handover);
+            handover.as_mut().enable();
+            // A batch may have been handed back before `enable`: take it over now.
+            leads = self.shared.take_lead();
+            if leads {
+                continue;
+            }
+            tokio::select! {
+                reply = &mut answer => {
+                    return reply.unwrap_or_else(|_| {
+                        Err(Error::Configuration("the loader's batch was abandoned".into()))
+                    });
+                }
+                () = &mut handover => leads = self.shared.take_lead(),
+            }
         }
-        // The batch task answers every waiter; it only drops one if the runtime stops.
-        reply
-            .await
-            .unwrap_or(Err(Error::Database(sqlx::Error::WorkerCrashed)))
     }
 
     /// The rows of `ids`, in the order asked (duplicates included), in one batch.
@@ -123,13 +186,23 @@ impl<E: TenantEntity + Clone> Loader<E> {
         futures_util::future::try_join_all(ids.iter().map(|id| self.load(*id))).await
     }
 
-    /// Forgets every cached row (after writes that the loader should see).
+    /// Forgets every cached row.
     pub fn clear(&self) {
         self.shared.lock().cache.clear();
     }
+
+    /// Forgets the cached row `id`, so the next `load` reads it again.
+    pub fn forget(&self, id: Uuid) {
+        self.shared.lock().cache.remove(&id);
+    }
+
+    /// Caches `row` (for example the row a write returned), replacing what was cached.
+    pub fn prime(&self, row: E) {
+        self.shared.lock().cache.insert(row.id(), Some(row));
+    }
 }
 
-impl<E: TenantEntity + Clone> Shared<E> {
+impl<E: TenantEntity + Clone> Shared<'_, E> {
     fn lock(&self) -> MutexGuard<'_, State<E>> {
         // The state stays consistent at every unlock, so a poisoned lock is still usable.
         self.state
@@ -137,11 +210,49 @@ impl<E: TenantEntity + Clone> Shared<E> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Yields until a yield brings no new id: every future of the caller's task, and
-    /// every other ready task, has queued its ids by then.
+    /// Becomes the caller that gathers the queued ids, if none is.
+    fn take_lead(&self) -> bool {
+        let mut state = self.lock();
+        if state.gathering || state.queued.is_empty() {
+            return false;
+        }
+        state.gathering = true;
+        true
+    }
+
+    /// Gathers, sends and answers one batch. If the caller stops waiting on the way, the
+    /// unanswered ids go back to the queue and the other waiters are woken to take over.
+    async fn lead(&self) {
+        let mut pending = Pending {
+            shared: self,
+            gathering: true,
+            ids: None,
+        };
+        self.gather().await;
+        {
+            let mut state = self.lock();
+            state.gathering = false;
+            pending.gathering = false;
+            let take = state.queued.len().min(MAX_BATCH);
+            pending.ids = Some(state.queued.drain(..take).collect());
+            if !state.queued.is_empty() {
+                // Ids past the batch size: someone else gathers them.
+                self.handover.notify_waiters();
+            }
+        }
+        let ids = pending.ids.as_deref().unwrap_or_default();
+        let result = self.fetch(ids).await;
+        let ids = pending.ids.take().unwrap_or_default();
+        self.answer(ids, result);
+    }
+
+    /// Yields until a yield brings no new id, or the bounds are reached.
     async fn gather(&self) {
         let mut seen = self.lock().queued.len();
-        loop {
+        for _ in 0..MAX_GATHER_YIELDS {
+            if seen >= MAX_BATCH {
+                return;
+            }
             tokio::task::yield_now().await;
             let queued = self.lock().queued.len();
             if queued == seen {
@@ -151,14 +262,17 @@ impl<E: TenantEntity + Clone> Shared<E> {
         }
     }
 
-    /// Loads the queued ids and answers every caller waiting for them.
-    async fn run_batch(self: Arc<Self>) {
-        let ids = {
-            let mut state = self.lock();
-            state.gathering = false;
-            std::mem::take(&mut state.queued)
-        };
-        let result = repo::find_many::<E>(&self.db, &ids).await;
+    async fn fetch(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, E>> {
+        match &self.source {
+            LoaderSource::Db(db) => repo::find_many::<E>(db, ids).await,
+            LoaderSource::Tx(tx) => {
+                let mut tx = tx.lock().await;
+                repo::find_many::<E>(tx.reborrow(), ids).await
+            }
+        }
+    }
+
+    fn answer(&self, ids: Vec<Uuid>, result: Result<HashMap<Uuid, E>>) {
         let mut state = self.lock();
         match result {
             Ok(mut rows) => {
@@ -171,10 +285,9 @@ impl<E: TenantEntity + Clone> Shared<E> {
                 }
             }
             Err(error) => {
-                let error = Arc::new(error);
                 for id in ids {
                     for reply in state.waiting.remove(&id).unwrap_or_default() {
-                        let _ = reply.send(Err(Error::Shared(Arc::clone(&error))));
+                        let _ = reply.send(Err(error.clone()));
                     }
                 }
             }
@@ -182,22 +295,31 @@ impl<E: TenantEntity + Clone> Shared<E> {
     }
 }
 
-/// The batch a leading caller is gathering; dropping it sends the batch, so the batch
-/// goes out even if that caller is cancelled while gathering.
-struct Batch<E: TenantEntity + Clone>(Option<Arc<Shared<E>>>);
+/// A batch being gathered or sent; dropped before it is answered (its caller stopped
+/// waiting), it hands the batch back and wakes the other waiters to take it over.
+struct Pending<'a, 'h, E: TenantEntity + Clone> {
+    shared: &'a Shared<'h, E>,
+    /// Still gathering: the queue is this caller's to send.
+    gathering: bool,
+    /// Taken from the queue and not yet answered.
+    ids: Option<Vec<Uuid>>,
+}
 
-impl<E: TenantEntity + Clone> Drop for Batch<E> {
+impl<E: TenantEntity + Clone> Drop for Pending<'_, '_, E> {
     fn drop(&mut self) {
-        let Some(shared) = self.0.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(shared.run_batch())),
-            // No runtime is left to run the query, nor to wait for it: answer the waiters.
-            Err(_) => {
-                let mut state = shared.lock();
-                state.gathering = false;
-                state.queued.clear();
-                state.waiting.clear();
-            }
+        let ids = self.ids.take();
+        if !self.gathering && ids.is_none() {
+            return;
         }
+        let mut state = self.shared.lock();
+        if self.gathering {
+            state.gathering = false;
+        }
+        if let Some(mut ids) = ids {
+            ids.append(&mut state.queued);
+            state.queued = ids;
+        }
+        drop(state);
+        self.shared.handover.notify_waiters();
     }
 }

@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::{Error, Result};
+use crate::exec::Route;
 use crate::filter::{Filter, Keyset, NotNull, Order, OrderTerm};
-use crate::handle::{Target, TenantExecutor};
-use crate::sql::{DeletedRows, Projection, SelectParts, render_select};
+use crate::handle::{ScopedTransaction, TenantExecutor};
+use crate::sql::{DeletedRows, Lock, Projection, SelectParts, render_select};
 use crate::value::{Args, SqlValue};
 
 /// A query over entity `E`, started by the generated `E::query()`.
@@ -34,7 +35,7 @@ use crate::value::{Args, SqlValue};
 /// let trash = Project::query().only_deleted().count(s).await?;
 /// # let _ = (active, trash); Ok(()) }
 /// ```
-#[must_use = "a query does nothing until `all`, `one`, `optional`, `count` or `exists` runs it"]
+#[must_use = "a query does nothing until `all`, `first`, `one`, `optional`, `count` or `exists` runs it"]
 pub struct Query<E> {
     parts: SelectParts,
     entity: PhantomData<fn() -> E>,
@@ -56,15 +57,7 @@ impl<E: TenantEntity> Query<E> {
     /// A query over every live row of the scope's tenant.
     pub fn new() -> Self {
         Query {
-            parts: SelectParts {
-                deleted: DeletedRows::Hidden,
-                filters: Vec::new(),
-                keyset: None,
-                order: Vec::new(),
-                limit: None,
-                offset: None,
-                lock: false,
-            },
+            parts: SelectParts::default(),
             entity: PhantomData,
         }
     }
@@ -97,8 +90,8 @@ impl<E: TenantEntity> Query<E> {
     }
 
     /// Locks the returned rows until the transaction ends (`SELECT ... FOR UPDATE`), for a
-    /// read-modify-write inside a [`ScopedTransaction`](crate::ScopedTransaction).
-    /// Ignored by `count` and `exists`.
+    /// read-modify-write. A lock only means something inside a transaction, so the locking
+    /// query runs only on a [`ScopedTransaction`]: on a pool handle it does not compile.
     ///
     /// ```no_run
     /// # use tenant_query::prelude::*;
@@ -112,9 +105,9 @@ impl<E: TenantEntity> Query<E> {
     /// tx.commit().await?;
     /// # Ok(()) }
     /// ```
-    pub fn for_update(mut self) -> Self {
-        self.parts.lock = true;
-        self
+    pub fn for_update(mut self) -> Locking<E> {
+        self.parts.lock = Some(Lock::Wait);
+        Locking { query: self }
     }
 
     /// Keyset pagination on the id: rows after `id`, in id order (ids are UUIDv7, so this
@@ -145,49 +138,131 @@ impl<E: TenantEntity> Query<E> {
         self
     }
 
-    /// The statement for `projection`, with its parameters, ready to send on `db`.
+    /// The statement for `projection`, bound for `db`'s scope, and where to send it.
     fn prepare<'c>(
         self,
         db: impl TenantExecutor<'c>,
         projection: Projection,
-    ) -> Result<(Target<'c>, AssertSqlSafe<String>, Args)> {
-        let target = db.into_target();
-        let mut args = Args::default();
-        args.push("tenant_id", target.scope.tenant_id())?;
-        let sql = render_select(&E::META, projection, self.parts, &mut args)?;
+    ) -> Result<(Route<'c>, AssertSqlSafe<String>, Args)> {
+        let db = db.into_scoped();
+        let (statement, args) =
+            render_select(&E::META, projection, self.parts).bind(Some(db.scope))?;
         // The text is made of derive-provided, quoted identifiers; values are parameters.
-        Ok((target, AssertSqlSafe(sql), args))
+        Ok((Route::from(db), AssertSqlSafe(statement.into_sql()), args))
     }
 
     /// Every matching row.
     pub async fn all<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
-        let (target, sql, args) = self.prepare(db, Projection::Rows)?;
-        target.fetch_all(sql, args).await
+        let (route, sql, args) = self.prepare(db, Projection::Rows)?;
+        route.fetch_all(sql, args).await
     }
 
-    /// The first matching row, if any.
+    /// The first matching row in the query's order, if any (`LIMIT 1`).
+    pub async fn first<'c>(self, db: impl TenantExecutor<'c>) -> Result<Option<E>> {
+        let (route, sql, args) = self.limit(1).prepare(db, Projection::Rows)?;
+        route.fetch_optional(sql, args).await
+    }
+
+    /// The one matching row, if any; [`Error::NotUnique`] if several match. (For the first
+    /// of several, use [`first`](Self::first).)
     pub async fn optional<'c>(self, db: impl TenantExecutor<'c>) -> Result<Option<E>> {
-        let (target, sql, args) = self.limit(1).prepare(db, Projection::Rows)?;
-        target.fetch_optional(sql, args).await
+        at_most_one::<E>(self.at_most_two().all(db).await?)
     }
 
-    /// The first matching row; [`Error::NotFound`] if there is none.
+    /// The one matching row: [`Error::NotFound`] if none matches (as `get`), and
+    /// [`Error::NotUnique`] if several do.
     pub async fn one<'c>(self, db: impl TenantExecutor<'c>) -> Result<E> {
         self.optional(db).await?.ok_or(Error::NotFound {
             entity: E::META.table,
         })
     }
 
-    /// The number of matching rows (ignores order, limit and offset).
+    /// The number of rows [`all`](Self::all) would return (a limit or offset bounds it;
+    /// the order does not matter).
     pub async fn count<'c>(self, db: impl TenantExecutor<'c>) -> Result<i64> {
-        let (target, sql, args) = self.prepare(db, Projection::Count)?;
-        target.fetch_scalar(sql, args).await
+        let (route, sql, args) = self.prepare(db, Projection::Count)?;
+        route.fetch_scalar(sql, args).await
     }
 
-    /// Whether any row matches.
+    /// Whether [`all`](Self::all) would return any row (a limit or offset bounds it).
     pub async fn exists<'c>(self, db: impl TenantExecutor<'c>) -> Result<bool> {
-        let (target, sql, args) = self.prepare(db, Projection::Exists)?;
-        target.fetch_scalar(sql, args).await
+        let (route, sql, args) = self.prepare(db, Projection::Exists)?;
+        route.fetch_scalar(sql, args).await
+    }
+
+    /// Enough rows to tell one from several.
+    fn at_most_two(mut self) -> Self {
+        self.parts.limit = Some(self.parts.limit.map_or(2, |limit| limit.min(2)));
+        self
+    }
+}
+
+fn at_most_one<E: TenantEntity>(mut rows: Vec<E>) -> Result<Option<E>> {
+    if rows.len() > 1 {
+        return Err(Error::NotUnique {
+            entity: E::META.table,
+        });
+    }
+    Ok(rows.pop())
+}
+
+/// A query that locks the rows it returns, made by [`Query::for_update`]; it runs only
+/// inside a [`ScopedTransaction`].
+///
+/// ```compile_fail
+/// # use tenant_query::prelude::*;
+/// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "jobs")]
+/// # pub struct Job { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+/// # async fn run(s: &ScopedDb) {
+/// // A lock on a pool handle would end with its statement: this does not compile.
+/// let _ = Job::query().for_update().skip_locked().all(s).await;
+/// # }
+/// ```
+#[must_use = "a query does nothing until `all`, `first`, `one` or `optional` runs it"]
+pub struct Locking<E> {
+    query: Query<E>,
+}
+
+impl<E> std::fmt::Debug for Locking<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Locking").finish_non_exhaustive()
+    }
+}
+
+impl<E: TenantEntity> Locking<E> {
+    /// Leaves out rows another transaction has locked (`FOR UPDATE SKIP LOCKED`): the way
+    /// to take jobs from a queue table without workers waiting on each other.
+    pub fn skip_locked(mut self) -> Self {
+        self.query.parts.lock = Some(Lock::SkipLocked);
+        self
+    }
+
+    /// Fails at once (SQLSTATE `55P03`) instead of waiting for a row another transaction
+    /// has locked (`FOR UPDATE NOWAIT`).
+    pub fn nowait(mut self) -> Self {
+        self.query.parts.lock = Some(Lock::NoWait);
+        self
+    }
+
+    /// Every matching row, locked.
+    pub async fn all(self, tx: &mut ScopedTransaction) -> Result<Vec<E>> {
+        self.query.all(tx).await
+    }
+
+    /// The first matching row in the query's order, locked.
+    pub async fn first(self, tx: &mut ScopedTransaction) -> Result<Option<E>> {
+        self.query.first(tx).await
+    }
+
+    /// The one matching row, locked; [`Error::NotUnique`] if several match.
+    pub async fn optional(self, tx: &mut ScopedTransaction) -> Result<Option<E>> {
+        self.query.optional(tx).await
+    }
+
+    /// The one matching row, locked: [`Error::NotFound`] if none, [`Error::NotUnique`] if
+    /// several.
+    pub async fn one(self, tx: &mut ScopedTransaction) -> Result<E> {
+        self.query.one(tx).await
     }
 }
 

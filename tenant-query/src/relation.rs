@@ -3,16 +3,20 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 
 use uuid::Uuid;
 
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::Result;
-use crate::handle::ScopedDb;
+use crate::handle::TenantExecutor;
 use crate::repo;
 
-/// The `belongs_to` relation from child `C` to its parent; generated as `Task::BY_PROJECT`
-/// for `#[tenant(belongs_to = Project)] project_id`.
+/// The `belongs_to` relation from child `C` to parent `P`; generated as `Task::BY_PROJECT`
+/// (a `Relation<Project, Task>`) for `#[tenant(belongs_to = Project)] project_id`.
+///
+/// Relations are typed by both ends, so attaching children to rows of another entity, or
+/// chaining relations that do not meet, does not compile.
 ///
 /// ```no_run
 /// # use tenant_query::prelude::*;
@@ -37,47 +41,49 @@ use crate::repo;
 /// }
 /// # Ok(()) }
 /// ```
-pub struct Relation<C> {
+pub struct Relation<P, C> {
     index: usize,
     parent_of: fn(&C) -> Uuid,
     with_deleted: bool,
+    parent: PhantomData<fn() -> P>,
 }
 
-impl<C> Clone for Relation<C> {
+impl<P, C> Clone for Relation<P, C> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<C> Copy for Relation<C> {}
+impl<P, C> Copy for Relation<P, C> {}
 
-impl<C> std::fmt::Debug for Relation<C> {
+impl<P, C> std::fmt::Debug for Relation<P, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relation")
             .field("index", &self.index)
+            .field("with_deleted", &self.with_deleted)
             .finish_non_exhaustive()
     }
 }
 
-impl<C: TenantEntity> Relation<C> {
+impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
     /// The relation number `index` of `C`, whose parent id `parent_of` reads; generated.
-    #[doc(hidden)]
-    pub const fn new(index: usize, parent_of: fn(&C) -> Uuid) -> Self {
+    pub(crate) const fn new(index: usize, parent_of: fn(&C) -> Uuid) -> Self {
         Relation {
             index,
             parent_of,
             with_deleted: false,
+            parent: PhantomData,
         }
     }
 
-    /// Then, for each child, its own children through `next`. Deeper trees nest the
-    /// chain: `A::BY_ROOT.then(B::BY_A.then(C::BY_B))`.
-    pub fn then<N: Children>(self, next: N) -> Then<Self, N> {
+    /// Then, for each child, its own children through `next`, whose parent must be `C`.
+    /// Deeper trees nest the chain: `A::BY_ROOT.then(B::BY_A.then(C::BY_B))`.
+    pub fn then<N: Children<Parent = C>>(self, next: N) -> Then<Self, N> {
         Then { first: self, next }
     }
 }
 
-impl<C: SoftDelete> Relation<C> {
+impl<P: TenantEntity, C: SoftDelete> Relation<P, C> {
     /// The same relation, soft-deleted children included.
     pub fn with_deleted(self) -> Self {
         Relation {
@@ -96,19 +102,27 @@ pub struct Nested<P, C> {
     pub children: Vec<C>,
 }
 
-/// Something with a row id: an entity, or a [`Nested`] (whose id is its row's).
+/// Something with a row id of a known entity: an entity, or a [`Nested`] (whose id is its
+/// row's).
 pub trait Keyed {
+    /// The entity whose id this is.
+    type Entity: TenantEntity;
+
     /// The row id.
     fn key(&self) -> Uuid;
 }
 
 impl<E: TenantEntity> Keyed for E {
+    type Entity = E;
+
     fn key(&self) -> Uuid {
         self.id()
     }
 }
 
 impl<P: Keyed, C> Keyed for Nested<P, C> {
+    type Entity = P::Entity;
+
     fn key(&self) -> Uuid {
         self.row.key()
     }
@@ -116,40 +130,83 @@ impl<P: Keyed, C> Keyed for Nested<P, C> {
 
 /// A level (or chain of levels) of children that loads for many parents at once.
 pub trait Children: Sized + Send + Sync {
+    /// The entity whose rows the children belong to.
+    type Parent: TenantEntity;
     /// One loaded child: an entity, or a [`Nested`] entity with its own children.
-    type Output: Send;
+    type Output: Send + Clone;
 
     /// The children of each of `parent_ids`, one query per level; every parent is a key.
-    fn load(
+    fn load<'c>(
         &self,
-        db: &ScopedDb,
+        db: impl TenantExecutor<'c>,
         parent_ids: &[Uuid],
     ) -> impl Future<Output = Result<HashMap<Uuid, Vec<Self::Output>>>> + Send;
 
-    /// Pairs each of `parents` with its children, keeping the parents' order.
-    fn attach<P: Keyed + Send>(
+    /// Pairs each of `parents` with its children, keeping the parents' order. A parent
+    /// listed more than once gets its children each time.
+    fn attach<'c, R: Keyed<Entity = Self::Parent> + Send>(
         &self,
-        db: &ScopedDb,
-        parents: Vec<P>,
-    ) -> impl Future<Output = Result<Vec<Nested<P, Self::Output>>>> + Send {
+        db: impl TenantExecutor<'c>,
+        parents: Vec<R>,
+    ) -> impl Future<Output = Result<Vec<Nested<R, Self::Output>>>> + Send {
         async move {
             let ids: Vec<Uuid> = parents.iter().map(Keyed::key).collect();
-            let mut children = self.load(db, &ids).await?;
-            Ok(parents
-                .into_iter()
-                .map(|row| {
-                    let children = children.remove(&row.key()).unwrap_or_default();
-                    Nested { row, children }
-                })
-                .collect())
+            let children = self.load(db, &ids).await?;
+            Ok(pair(parents, children))
         }
     }
 }
 
-impl<C: TenantEntity> Children for Relation<C> {
+/// Gives each row its children, once per time the row's id occurs.
+fn pair<R: Keyed, C: Clone>(rows: Vec<R>, children: HashMap<Uuid, Vec<C>>) -> Vec<Nested<R, C>> {
+    let mut share = Share::new(children, rows.iter().map(Keyed::key));
+    rows.into_iter()
+        .map(|row| {
+            let children = share.take(row.key());
+            Nested { row, children }
+        })
+        .collect()
+}
+
+/// Hands out each key's children: moved out the last time the key is asked for, cloned
+/// before that, so a key that occurs twice gets its children twice.
+struct Share<C> {
+    children: HashMap<Uuid, Vec<C>>,
+    remaining: HashMap<Uuid, usize>,
+}
+
+impl<C: Clone> Share<C> {
+    fn new(children: HashMap<Uuid, Vec<C>>, keys: impl Iterator<Item = Uuid>) -> Self {
+        let mut remaining: HashMap<Uuid, usize> = HashMap::new();
+        for key in keys {
+            *remaining.entry(key).or_default() += 1;
+        }
+        Share {
+            children,
+            remaining,
+        }
+    }
+
+    fn take(&mut self, key: Uuid) -> Vec<C> {
+        let left = self.remaining.entry(key).or_default();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.children.remove(&key).unwrap_or_default()
+        } else {
+            self.children.get(&key).cloned().unwrap_or_default()
+        }
+    }
+}
+
+impl<P: TenantEntity, C: TenantEntity + Clone> Children for Relation<P, C> {
+    type Parent = P;
     type Output = C;
 
-    async fn load(&self, db: &ScopedDb, parent_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<C>>> {
+    async fn load<'c>(
+        &self,
+        db: impl TenantExecutor<'c>,
+        parent_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<C>>> {
         repo::load_children(
             db,
             self.index,
@@ -172,30 +229,42 @@ impl<F, N> Children for Then<F, N>
 where
     F: Children,
     F::Output: Keyed,
-    N: Children,
+    N: Children<Parent = <F::Output as Keyed>::Entity>,
 {
+    type Parent = F::Parent;
     type Output = Nested<F::Output, N::Output>;
 
-    async fn load(
+    async fn load<'c>(
         &self,
-        db: &ScopedDb,
+        db: impl TenantExecutor<'c>,
         parent_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<Self::Output>>> {
-        let children = self.first.load(db, parent_ids).await?;
+        let mut db = db.into_scoped();
+        let children = self.first.load(db.reborrow(), parent_ids).await?;
         let child_ids: Vec<Uuid> = children.values().flatten().map(Keyed::key).collect();
-        let mut grandchildren = self.next.load(db, &child_ids).await?;
+        let grandchildren = self.next.load(db.reborrow(), &child_ids).await?;
+        let mut share = Share::new(grandchildren, child_ids.into_iter());
         Ok(children
             .into_iter()
             .map(|(parent, rows)| {
-                let rows = rows
+                let nested = rows
                     .into_iter()
                     .map(|row| {
-                        let children = grandchildren.remove(&row.key()).unwrap_or_default();
+                        let children = share.take(row.key());
                         Nested { row, children }
                     })
                     .collect();
-                (parent, rows)
+                (parent, nested)
             })
             .collect())
     }
+}
+
+/// Builds relation constants for the derive.
+#[doc(hidden)]
+pub const fn relation<P: TenantEntity, C: TenantEntity>(
+    index: usize,
+    parent_of: fn(&C) -> Uuid,
+) -> Relation<P, C> {
+    Relation::new(index, parent_of)
 }

@@ -1,14 +1,18 @@
 //! The entity functions the derive exposes (`Project::find`, `Project::insert`, ...),
-//! written once, generically, over [`TenantEntity`].
+//! written once, generically, over [`TenantEntity`]. Each binds its statement by walking
+//! the statement's plan ([`Statement::bind`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::{Error, Result};
-use crate::handle::{Target, TenantExecutor};
-use crate::value::Args;
+use crate::exec::Route;
+use crate::handle::{Scoped, TenantExecutor};
+use crate::sql::{self, Input, Statement};
 
 fn not_found<E: TenantEntity>() -> Error {
     Error::NotFound {
@@ -16,31 +20,31 @@ fn not_found<E: TenantEntity>() -> Error {
     }
 }
 
-/// The parameters every read starts with: `$1`, the tenant.
-fn read_args(target: &Target<'_>) -> Result<Args> {
-    let mut args = Args::default();
-    args.push("tenant_id", target.scope.tenant_id())?;
-    Ok(args)
+/// Binds `statement` for `input` and fetches its rows.
+async fn rows<E: TenantEntity>(
+    db: Scoped<'_>,
+    statement: &'static Statement,
+    input: Input<'_>,
+) -> Result<Vec<E>> {
+    let args = statement.bind(input)?;
+    Route::from(db).fetch_all(statement.sql(), args).await
 }
 
-/// The parameters every write of `E` starts with: the tenant, and for audited entities
-/// the actor (the numbering the SQL builder's `Params::write` assumes).
-fn write_args<E: TenantEntity>(target: &Target<'_>) -> Result<Args> {
-    let mut args = read_args(target)?;
-    if E::META.audit {
-        args.push("actor", target.scope.actor())?;
-    }
-    Ok(args)
+/// Binds `statement` for `input` and fetches its first row, if any.
+async fn row<E: TenantEntity>(
+    db: Scoped<'_>,
+    statement: &'static Statement,
+    input: Input<'_>,
+) -> Result<Option<E>> {
+    let args = statement.bind(input)?;
+    Route::from(db).fetch_optional(statement.sql(), args).await
 }
 
 /// The live row `id`, if the scope's tenant has it.
 pub async fn find<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<Option<E>> {
-    let target = db.into_target();
-    let mut args = read_args(&target)?;
-    args.push("id", id)?;
-    target
-        .fetch_optional(E::statements().find.as_str(), args)
-        .await
+    let db = db.into_scoped();
+    let input = Input::key(db.scope, id);
+    row(db, &E::statements().find, input).await
 }
 
 /// The live row `id`; [`Error::NotFound`] if the scope's tenant has none.
@@ -56,29 +60,26 @@ pub async fn find_many<'c, E: TenantEntity>(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let target = db.into_target();
-    let mut args = read_args(&target)?;
-    args.push("id", ids)?;
-    let rows: Vec<E> = target
-        .fetch_all(E::statements().find_many.as_str(), args)
-        .await?;
-    Ok(rows.into_iter().map(|row| (row.id(), row)).collect())
+    let db = db.into_scoped();
+    let input = Input::key(db.scope, ids.to_vec());
+    let found: Vec<E> = rows(db, &E::statements().find_many, input).await?;
+    Ok(found.into_iter().map(|row| (row.id(), row)).collect())
 }
 
-/// Inserts `new` with a fresh UUIDv7 id, the scope's tenant and the current time.
+/// Inserts `new` with a fresh UUIDv7 id, the scope's tenant and the current time. A
+/// `belongs_to` value that names no live parent of the scope's tenant inserts nothing and
+/// is [`Error::ForeignKey`].
 pub async fn insert<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, new: E::New) -> Result<E> {
-    let target = db.into_target();
-    let mut args = write_args::<E>(&target)?;
-    args.push("id", Uuid::now_v7())?;
-    E::bind_new(new, &mut args)?;
-    let row = target
-        .fetch_optional(E::statements().insert.as_str(), args)
-        .await?;
-    row.ok_or_else(not_found::<E>)
+    let db = db.into_scoped();
+    let input = Input::key(db.scope, Uuid::now_v7()).with_data(E::new_values(new));
+    row(db, &E::statements().insert, input)
+        .await?
+        .ok_or(Error::ForeignKey { constraint: None })
 }
 
 /// Inserts every row of `new` in one statement (one array per column), returning them in
-/// input order. Makes no query when `new` is empty.
+/// input order; all of them or, if a `belongs_to` value names no live parent of the scope's
+/// tenant, none ([`Error::ForeignKey`]). Makes no query when `new` is empty.
 pub async fn insert_many<'c, E: TenantEntity>(
     db: impl TenantExecutor<'c>,
     new: Vec<E::New>,
@@ -86,69 +87,111 @@ pub async fn insert_many<'c, E: TenantEntity>(
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let target = db.into_target();
-    let mut args = write_args::<E>(&target)?;
+    let db = db.into_scoped();
     let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
     let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    args.push("id", ids)?;
-    E::bind_new_many(new, &mut args)?;
-    let mut rows: Vec<E> = target
-        .fetch_all(E::statements().insert_many.as_str(), args)
-        .await?;
-    rows.sort_by_key(|row| position.get(&row.id()).copied());
-    Ok(rows)
+    let input = Input::key(db.scope, ids).with_data(E::new_many_values(new));
+    let mut inserted: Vec<E> = rows(db, &E::statements().insert_many, input).await?;
+    if inserted.len() != position.len() {
+        return Err(Error::ForeignKey { constraint: None });
+    }
+    inserted.sort_by_key(|row| position.get(&row.id()).copied());
+    Ok(inserted)
 }
 
-/// Applies `patch` to the live row `id`; [`Error::NotFound`] if there is none.
+/// Applies `patch` to the live row `id`; [`Error::NotFound`] if there is none, and
+/// [`Error::ForeignKey`] if the patch points a `belongs_to` column at no live parent of the
+/// scope's tenant (then nothing is written).
 pub async fn update<'c, E: TenantEntity>(
     db: impl TenantExecutor<'c>,
     id: Uuid,
     patch: E::Patch,
 ) -> Result<E> {
-    let target = db.into_target();
-    let mut args = write_args::<E>(&target)?;
-    args.push("id", id)?;
-    E::bind_patch(patch, &mut args)?;
-    let row = target
-        .fetch_optional(E::statements().update.as_str(), args)
-        .await?;
-    row.ok_or_else(not_found::<E>)
+    let mut db = db.into_scoped();
+    let values = E::patch_values(patch);
+    let sets_relation = E::META
+        .relations
+        .iter()
+        .any(|relation| values.sets(relation.column.index));
+    let input = Input::key(db.scope, id).with_data(values);
+    match row(db.reborrow(), &E::statements().update, input).await? {
+        Some(updated) => Ok(updated),
+        // Tell a missing row from a refused parent; this read runs only on failure.
+        None if sets_relation && find::<E>(db, id).await?.is_some() => {
+            Err(Error::ForeignKey { constraint: None })
+        }
+        None => Err(not_found::<E>()),
+    }
 }
 
 /// Runs one of `E`'s fixed writes on the row `id`; [`Error::NotFound`] if it matched none.
-async fn write_by_id<'c, E: TenantEntity>(
-    db: impl TenantExecutor<'c>,
+async fn write_by_id<E: TenantEntity>(
+    db: Scoped<'_>,
     id: Uuid,
-    sql: &'static str,
+    statement: &'static Statement,
 ) -> Result<()> {
-    let target = db.into_target();
-    let mut args = write_args::<E>(&target)?;
-    args.push("id", id)?;
-    match target.execute(sql, args).await? {
+    let args = statement.bind(Input::key(db.scope, id))?;
+    match Route::from(db).execute(statement.sql(), args).await? {
         0 => Err(not_found::<E>()),
         _ => Ok(()),
     }
 }
 
+/// Refuses a hard delete from an audited entity's table when foreign keys would delete or
+/// change other rows with it: those changes would leave no audit record. The catalog is
+/// read once per table and database handle.
+async fn refuse_cascades<E: TenantEntity>(db: &mut Scoped<'_>) -> Result<()> {
+    if !E::META.audit {
+        return Ok(());
+    }
+    let table = E::META.table;
+    let cascades = match db.backend.known_cascades(table) {
+        Some(known) => known,
+        None => {
+            let (statement, args) = sql::rls::cascades(table).bind(None)?;
+            let found: Vec<(String,)> = Route::from(db.reborrow())
+                .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+                .await?;
+            let found: Arc<[String]> = found.into_iter().map(|(name,)| name).collect();
+            db.backend.remember_cascades(table, Arc::clone(&found));
+            found
+        }
+    };
+    if cascades.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CascadeRefused {
+            entity: table,
+            constraints: cascades.to_vec(),
+        })
+    }
+}
+
 /// Soft-deletes the live row `id` (hard-deletes it when `E` has no soft-delete column).
 pub async fn delete<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<()> {
-    write_by_id::<E>(db, id, E::statements().delete.as_str()).await
+    let mut db = db.into_scoped();
+    if E::META.soft_delete.is_none() {
+        refuse_cascades::<E>(&mut db).await?;
+    }
+    write_by_id::<E>(db, id, &E::statements().delete).await
 }
 
 /// Brings the soft-deleted row `id` back; [`Error::NotFound`] if no deleted row has it.
 pub async fn restore<'c, E: SoftDelete>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<E> {
-    let target = db.into_target();
-    let mut args = write_args::<E>(&target)?;
-    args.push("id", id)?;
-    let row = target
-        .fetch_optional(E::statements().restore.as_str(), args)
-        .await?;
-    row.ok_or_else(not_found::<E>)
+    let db = db.into_scoped();
+    let statement = E::statements()
+        .restore
+        .as_ref()
+        .ok_or_else(|| Error::Configuration("the entity has no soft-delete column".into()))?;
+    let input = Input::key(db.scope, id);
+    row(db, statement, input).await?.ok_or_else(not_found::<E>)
 }
 
 /// Removes the row `id` for good, deleted or not.
 pub async fn purge<'c, E: SoftDelete>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<()> {
-    write_by_id::<E>(db, id, E::statements().purge.as_str()).await
+    let mut db = db.into_scoped();
+    refuse_cascades::<E>(&mut db).await?;
+    write_by_id::<E>(db, id, &E::statements().purge).await
 }
 
 /// The children of each parent in `parent_ids` through relation number `relation`, in one
@@ -167,15 +210,15 @@ pub async fn load_children<'c, E: TenantEntity>(
         return Ok(grouped);
     }
     let statements = E::statements();
-    let sql = if with_deleted {
-        &statements.load_by_with_deleted[relation]
+    let statement = if with_deleted {
+        statements.load_by_with_deleted.get(relation)
     } else {
-        &statements.load_by[relation]
-    };
-    let target = db.into_target();
-    let mut args = read_args(&target)?;
-    args.push("parent_id", parent_ids)?;
-    for child in target.fetch_all::<E>(sql.as_str(), args).await? {
+        statements.load_by.get(relation)
+    }
+    .ok_or_else(|| Error::Configuration("the entity has no such relation".into()))?;
+    let db = db.into_scoped();
+    let input = Input::key(db.scope, parent_ids.to_vec());
+    for child in rows::<E>(db, statement, input).await? {
         grouped.entry(parent_of(&child)).or_default().push(child);
     }
     Ok(grouped)

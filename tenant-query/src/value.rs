@@ -110,36 +110,104 @@ accepted_as_is!(
     NaiveTime,
 );
 
-/// The parameters of one statement: the tenant first, then what the statement needs.
+/// A value waiting to be bound, its type erased, so that statements of any entity can
+/// be bound by one routine that walks their parameter plan.
+pub(crate) trait BindOnce: Send {
+    fn bind(self: Box<Self>, column: &str, args: &mut Args) -> Result<()>;
+}
+
+impl<T: SqlValue + 'static> BindOnce for T {
+    fn bind(self: Box<Self>, column: &str, args: &mut Args) -> Result<()> {
+        args.push(column, *self)
+    }
+}
+
+/// The bound parameters of one statement.
 ///
 /// Every bind goes through [`Args::push`], which runs [`SqlValue::check`] and names the
-/// column in the error.
-#[doc(hidden)]
+/// column in the error. Only the statement plan (`sql::plan`) decides what is bound in
+/// which order.
 #[derive(Default)]
-pub struct Args(PgArguments);
+pub(crate) struct Args(PgArguments);
 
 impl Args {
-    /// The number of parameters bound so far; the next placeholder is `$len+1`.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether nothing is bound yet.
-    pub fn is_empty(&self) -> bool {
-        self.0.len() == 0
-    }
-
     /// Checks `value`, then binds it as the next parameter.
-    pub fn push<T: SqlValue>(&mut self, column: &'static str, value: T) -> Result<()> {
+    pub(crate) fn push<T: SqlValue>(&mut self, column: &str, value: T) -> Result<()> {
         value
             .check()
-            .map_err(|reason| Error::invalid_input(column, reason))?;
+            .map_err(|reason| Error::invalid_input(column.to_owned(), reason))?;
         self.0
             .add(value)
-            .map_err(|source| Error::invalid_input(column, source.to_string()))
+            .map_err(|source| Error::invalid_input(column.to_owned(), source.to_string()))
     }
 
     pub(crate) fn into_inner(self) -> PgArguments {
         self.0
+    }
+}
+
+/// The data values of one write, keyed by column position: what generated code hands the
+/// runtime for a `New…` row, a batch of them (one array per column) or a `…Patch`.
+#[doc(hidden)]
+pub struct Values {
+    slots: Vec<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    value: Option<Box<dyn BindOnce>>,
+    /// For a patch of an optional column: whether to set it at all.
+    set: Option<bool>,
+}
+
+impl Values {
+    /// Room for an entity of `columns` columns.
+    pub fn with_columns(columns: usize) -> Self {
+        Values {
+            slots: (0..columns).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    /// The value of column number `index` (for a patch of a required column, `None`
+    /// keeps the stored value).
+    pub fn set<T: SqlValue + 'static>(&mut self, index: usize, value: T) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.value = Some(Box::new(value));
+        }
+    }
+
+    /// The patch of required column number `index`: `Some(v)` sets it, `None` keeps it.
+    pub fn set_required_patch<T: SqlValue + 'static>(&mut self, index: usize, patch: Option<T>)
+    where
+        Option<T>: SqlValue,
+    {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.set = Some(patch.is_some());
+            slot.value = Some(Box::new(patch));
+        }
+    }
+
+    /// The patch of optional column number `index`: `Some(v)` sets it to `v` (`None` for
+    /// `NULL`), `None` leaves it alone.
+    pub fn set_patch<T: SqlValue + 'static>(&mut self, index: usize, patch: Option<Option<T>>) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.set = Some(patch.is_some());
+            slot.value = Some(Box::new(patch.flatten()));
+        }
+    }
+
+    /// Takes the value of column `index` for binding.
+    pub(crate) fn take_value(&mut self, index: usize) -> Option<Box<dyn BindOnce>> {
+        self.slots.get_mut(index)?.value.take()
+    }
+
+    /// Whether the patch sets optional column `index` (`None`: not a patch of it).
+    pub(crate) fn flag(&self, index: usize) -> Option<bool> {
+        self.slots.get(index)?.set
+    }
+
+    /// Whether the patch sets column `index`.
+    pub(crate) fn sets(&self, index: usize) -> bool {
+        self.flag(index).unwrap_or(false)
     }
 }

@@ -97,7 +97,7 @@ CREATE TABLE tasks (
     done        boolean     NOT NULL,
     deleted_at  timestamptz,
     PRIMARY KEY (org_id, id),
-    FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id) ON DELETE CASCADE
+    FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id)
 );
 CREATE INDEX tasks_project_idx ON tasks (org_id, project_id);
 CREATE TABLE comments (
@@ -106,7 +106,7 @@ CREATE TABLE comments (
     task_id     uuid        NOT NULL,
     body        text        NOT NULL,
     PRIMARY KEY (org_id, id),
-    FOREIGN KEY (org_id, task_id) REFERENCES tasks (org_id, id) ON DELETE CASCADE
+    FOREIGN KEY (org_id, task_id) REFERENCES tasks (org_id, id)
 );
 CREATE INDEX comments_task_idx ON comments (org_id, task_id);
 CREATE TABLE counters (

@@ -1,14 +1,14 @@
 //! The audit log's table and the SQL that records changes in it.
 
-use std::fmt::Write;
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{ACTOR_PARAM, TENANT_PARAM, ident, literal};
-use crate::entity::{ColumnMeta, ColumnRole, EntityMeta};
-use crate::error::Result;
-use crate::value::{Args, SqlValue};
+use super::alias::{self, CHANGED, INSERTED, REMOVED};
+use super::plan::{Dynamic, Param, Plan};
+use super::{column, literal};
+use crate::action::AuditAction;
+use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
+use crate::value::SqlValue;
 
 /// The library's audit log table.
 pub(crate) const AUDIT_LOG_TABLE: &str = "tenant_audit_log";
@@ -39,52 +39,46 @@ CREATE INDEX IF NOT EXISTS tenant_audit_log_entity_idx
 /// How the `changes` of a record are computed from the rows a statement saw. The
 /// expressions are spelled out per column, from the entity's metadata: a generic
 /// `jsonb_each(to_jsonb(row))` diff costs several times more per write.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Diff {
-    /// Every column of the new row `n`, as `{"from": null, "to": value}`.
+    /// Every column of the inserted row, as `{"from": null, "to": value}`.
     Created,
     /// Every column whose value differs between the old and the new values of the
-    /// changed row `c` (see [`old_value`]), except `updated_at`. Rows where none differs
-    /// get no record.
+    /// changed row (see [`alias::old_value`]), except `updated_at`. Rows where none
+    /// differs get no record.
     Changed,
-    /// Every column of the removed row `o`, as `{"from": value, "to": null}`.
+    /// Every column of the removed row, as `{"from": value, "to": null}`.
     Removed,
 }
 
-/// The output name under which an `UPDATE ... RETURNING` hands back the old value of
-/// column number `index`, next to the new values.
-pub(crate) fn old_value(index: usize) -> String {
-    ident(&format!("tq_old_{index}"))
-}
-
 impl Diff {
-    /// The columns a diff of `meta` reports, with their position.
-    fn reported<'m>(&self, meta: &'m EntityMeta) -> impl Iterator<Item = (usize, &'m ColumnMeta)> {
-        let changed = matches!(self, Diff::Changed);
+    /// The columns a diff of `meta` reports.
+    fn reported<'m>(self, meta: &'m EntityMeta) -> impl Iterator<Item = &'m ColumnMeta> {
         meta.columns
             .iter()
-            .enumerate()
-            .filter(move |(_, c)| !changed || c.role != ColumnRole::UpdatedAt)
+            .filter(move |c| !matches!(self, Diff::Changed) || c.role != ColumnRole::UpdatedAt)
     }
 
-    /// The `changes` value: one `jsonb_build_object` per column, concatenated (one call
-    /// for all columns could exceed PostgreSQL's 100 arguments).
-    fn expression(&self, meta: &EntityMeta) -> String {
+    /// The `changes` value of a row aliased `row`: one `jsonb_build_object` per column,
+    /// concatenated (one call for all columns could exceed PostgreSQL's 100 arguments).
+    fn expression(self, meta: &EntityMeta, row: &str) -> String {
+        let r = Some(row);
         let entries: Vec<String> = self
             .reported(meta)
-            .map(|(i, c)| {
-                let (key, column) = (literal(c.name), ident(c.name));
+            .map(|c| {
+                let (key, value) = (literal(c.name), column(r, c));
                 match self {
                     Diff::Created => format!(
-                        "jsonb_build_object({key}, jsonb_build_object('from', NULL::jsonb, 'to', n.{column}))"
+                        "jsonb_build_object({key}, jsonb_build_object('from', NULL::jsonb, 'to', {value}))"
                     ),
                     Diff::Removed => format!(
-                        "jsonb_build_object({key}, jsonb_build_object('from', o.{column}, 'to', NULL::jsonb))"
+                        "jsonb_build_object({key}, jsonb_build_object('from', {value}, 'to', NULL::jsonb))"
                     ),
                     Diff::Changed => {
-                        let old = format!("c.{}", old_value(i));
+                        let old = format!("{row}.{}", alias::old_value(c.index));
                         format!(
-                            "CASE WHEN {old} IS DISTINCT FROM c.{column} \
-                             THEN jsonb_build_object({key}, jsonb_build_object('from', {old}, 'to', c.{column})) \
+                            "CASE WHEN {old} IS DISTINCT FROM {value} \
+                             THEN jsonb_build_object({key}, jsonb_build_object('from', {old}, 'to', {value})) \
                              ELSE '{{}}'::jsonb END"
                         )
                     }
@@ -99,46 +93,56 @@ impl Diff {
     }
 
     /// The condition for writing a record at all: an update records only real changes.
-    fn condition(&self, meta: &EntityMeta) -> Option<String> {
+    fn condition(self, meta: &EntityMeta, row: &str) -> String {
         if !matches!(self, Diff::Changed) {
-            return None;
+            return String::new();
         }
         let (old, new): (Vec<String>, Vec<String>) = self
             .reported(meta)
-            .map(|(i, c)| {
+            .map(|c| {
                 (
-                    format!("c.{}", old_value(i)),
-                    format!("c.{}", ident(c.name)),
+                    format!("{row}.{}", alias::old_value(c.index)),
+                    column(Some(row), c),
                 )
             })
             .unzip();
-        Some(format!(
-            "ROW({}) IS DISTINCT FROM ROW({})",
+        format!(
+            " WHERE ROW({}) IS DISTINCT FROM ROW({})",
             old.join(", "),
             new.join(", ")
-        ))
+        )
+    }
+
+    /// The CTE each kind of diff reads its rows from.
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            Diff::Created => INSERTED,
+            Diff::Changed => CHANGED,
+            Diff::Removed => REMOVED,
+        }
     }
 }
 
-/// A CTE member (`audit AS (...)`) that records `action` for each row of `from` (which
-/// names the old row `o` and/or the new row `n`), identified by `entity_id`.
+/// A CTE member (`audit AS (...)`) that records `action` for each row of the CTE the
+/// diff reads (see [`Diff::source`]).
 pub(crate) fn record_cte(
+    plan: &mut Plan,
     meta: &EntityMeta,
-    action: &str,
-    from: &str,
-    entity_id: &str,
+    action: AuditAction,
     diff: Diff,
 ) -> String {
-    let condition = diff
-        .condition(meta)
-        .map(|c| format!(" WHERE {c}"))
-        .unwrap_or_default();
+    let (row, cte) = (alias::ROW, diff.source());
     format!(
-        "audit AS (INSERT INTO {AUDIT_LOG_TABLE} (tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {TENANT_PARAM}, {entity}, {entity_id}, {action}, {changes}, {ACTOR_PARAM} FROM {from}{condition})",
-        entity = literal(meta.table),
-        action = literal(action),
-        changes = diff.expression(meta),
+        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} (tenant_id, entity, entity_id, action, changes, actor) \
+         SELECT {}, {}, {}, {}, {}, {} FROM {cte} AS {row}{})",
+        alias::AUDIT,
+        plan.param(Param::Tenant),
+        literal(meta.table),
+        column(Some(row), meta.id),
+        literal(action.as_str()),
+        diff.expression(meta, row),
+        plan.param(Param::Actor),
+        diff.condition(meta, row),
     )
 }
 
@@ -148,65 +152,72 @@ pub(crate) struct AuditFilter {
     pub(crate) entity: Option<&'static str>,
     pub(crate) entity_id: Option<Uuid>,
     pub(crate) actor: Option<Uuid>,
-    pub(crate) action: Option<&'static str>,
+    pub(crate) action: Option<AuditAction>,
     pub(crate) since: Option<DateTime<Utc>>,
     pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) after: Option<(DateTime<Utc>, Uuid)>,
     pub(crate) limit: Option<i64>,
 }
 
-/// ` AND <column> <op> $n`, binding `value` as `$n`.
-fn and<T: SqlValue>(
-    sql: &mut String,
-    args: &mut Args,
-    column: &'static str,
-    op: &str,
-    value: T,
-) -> Result<()> {
-    args.push(column, value)?;
-    let _ = write!(sql, " AND {column} {op} ${}", args.len());
-    Ok(())
+/// ` AND <column> <op> <value>`.
+fn and<T: SqlValue + 'static>(sql: &mut Dynamic, column: &'static str, op: &str, value: T) {
+    sql.write(format_args!(" AND {column} {op} "))
+        .value(column, Box::new(value));
 }
 
-/// A read of the scope's audit log (`$1` is the tenant), oldest first.
-pub(crate) fn render_audit_select(filter: AuditFilter, args: &mut Args) -> Result<String> {
-    let mut sql = format!(
+/// A read of the scope's audit log, oldest first.
+pub(crate) fn render_audit_select(filter: AuditFilter) -> Dynamic {
+    let mut sql = Dynamic::default();
+    sql.push(
         "SELECT id, tenant_id, entity, entity_id, action, changes, actor, \
          transaction_id::text::bigint AS transaction_id, recorded_at \
-         FROM {AUDIT_LOG_TABLE} WHERE tenant_id = {TENANT_PARAM}"
-    );
+         FROM ",
+    )
+    .push(AUDIT_LOG_TABLE)
+    .push(" WHERE tenant_id = ")
+    .param(Param::Tenant);
     if let Some(entity) = filter.entity {
-        and(&mut sql, args, "entity", "=", entity)?;
+        and(&mut sql, "entity", "=", entity);
     }
     if let Some(id) = filter.entity_id {
-        and(&mut sql, args, "entity_id", "=", id)?;
+        and(&mut sql, "entity_id", "=", id);
     }
     if let Some(actor) = filter.actor {
-        and(&mut sql, args, "actor", "=", actor)?;
+        and(&mut sql, "actor", "=", actor);
     }
     if let Some(action) = filter.action {
-        and(&mut sql, args, "action", "=", action)?;
+        and(&mut sql, "action", "=", action.as_str());
     }
     if let Some(since) = filter.since {
-        and(&mut sql, args, "recorded_at", ">=", since)?;
+        and(&mut sql, "recorded_at", ">=", since);
     }
     if let Some(until) = filter.until {
-        and(&mut sql, args, "recorded_at", "<", until)?;
+        and(&mut sql, "recorded_at", "<", until);
     }
     if let Some((recorded_at, id)) = filter.after {
-        args.push("recorded_at", recorded_at)?;
-        args.push("id", id)?;
-        let _ = write!(
-            sql,
-            " AND (recorded_at, id) > (${}, ${})",
-            args.len() - 1,
-            args.len()
-        );
+        sql.push(" AND (recorded_at, id) > (")
+            .value("recorded_at", Box::new(recorded_at))
+            .push(", ")
+            .value("id", Box::new(id))
+            .push(")");
     }
-    sql.push_str(" ORDER BY recorded_at, id");
+    sql.push(" ORDER BY recorded_at, id");
     if let Some(limit) = filter.limit {
-        args.push("limit", limit)?;
-        let _ = write!(sql, " LIMIT ${}", args.len());
+        sql.push(" LIMIT ").value("limit", Box::new(limit));
     }
-    Ok(sql)
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_accepts_exactly_the_library_actions() {
+        let listed: Vec<String> = AuditAction::ALL
+            .iter()
+            .map(|a| literal(a.as_str()))
+            .collect();
+        assert!(AUDIT_LOG_DDL.contains(&format!("action IN ({})", listed.join(", "))));
+    }
 }

@@ -1,25 +1,36 @@
 //! The one place SQL text is built.
 //!
 //! Identifiers come only from the derive and are always quoted; values are always bound
-//! parameters. Every statement names the tenant column of every table it touches, so a
-//! tenant-distributed PostgreSQL can route it to one node.
+//! parameters, numbered only by the statement's plan ([`plan`]). Every statement names the
+//! tenant column of every table it touches, so a tenant-distributed PostgreSQL can route
+//! it to one node.
 
+pub(crate) mod alias;
 mod audit;
+pub(crate) mod plan;
 pub(crate) mod rls;
 mod select;
 mod statements;
 
 pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
-pub(crate) use select::{DeletedRows, Projection, SelectParts, render_select};
+pub use plan::Statement;
+pub(crate) use plan::{Input, Param, Plan};
+pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_select};
 pub use statements::Statements;
 
-use std::fmt::Write;
-
-use crate::entity::{ColumnMeta, ColumnRole, EntityMeta};
+use crate::meta::{ColumnMeta, EntityMeta};
 
 /// `name` as a quoted SQL identifier.
 pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A table name as SQL: `schema.table` becomes `"schema"."table"`.
+pub(crate) fn table(name: &str) -> String {
+    match name.split_once('.') {
+        Some((schema, table)) => format!("{}.{}", ident(schema), ident(table)),
+        None => ident(name),
+    }
 }
 
 /// `text` as a quoted SQL string literal.
@@ -27,49 +38,64 @@ pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// `alias."column"`, or `"column"` with no alias.
+pub(crate) fn column(alias: Option<&str>, column: &ColumnMeta) -> String {
+    match alias {
+        Some(alias) => format!("{alias}.{}", ident(column.name)),
+        None => ident(column.name),
+    }
+}
+
 /// The quoted column list of `meta`, each qualified by `alias` when given.
 pub(crate) fn column_list(meta: &EntityMeta, alias: Option<&str>) -> String {
-    let mut list = String::new();
-    for (i, column) in meta.columns.iter().enumerate() {
-        if i > 0 {
-            list.push_str(", ");
-        }
-        if let Some(alias) = alias {
-            let _ = write!(list, "{alias}.");
-        }
-        list.push_str(&ident(column.name));
+    meta.columns
+        .iter()
+        .map(|c| column(alias, c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` AND alias."deleted_at" IS NULL` for soft-deleting entities, nothing otherwise.
+pub(crate) fn live(meta: &EntityMeta, alias: Option<&str>) -> String {
+    meta.soft_delete
+        .map(|sd| format!(" AND {} IS NULL", column(alias, sd)))
+        .unwrap_or_default()
+}
+
+/// `EXISTS` a live row of `parent` in the scope's tenant whose id is `id` (an SQL
+/// expression): the guard that keeps a `belongs_to` value inside the tenant.
+pub(crate) fn parent_exists(plan: &mut Plan, parent: &EntityMeta, id: &str) -> String {
+    let p = Some(alias::PARENT);
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS {} WHERE {} = {} AND {} = {id}{})",
+        table(parent.table),
+        alias::PARENT,
+        column(p, parent.tenant),
+        plan.param(Param::Tenant),
+        column(p, parent.id),
+        live(parent, p),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_escaped() {
+        assert_eq!(ident("order"), "\"order\"");
+        assert_eq!(ident("we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(table("billing.invoices"), "\"billing\".\"invoices\"");
+        assert_eq!(literal("it's"), "'it''s'");
     }
-    list
-}
 
-/// The quoted name of the column that plays `role`; the derive guarantees the required ones.
-pub(crate) fn role_column(meta: &EntityMeta, role: ColumnRole) -> Option<String> {
-    meta.column(role).map(|c: &ColumnMeta| ident(c.name))
-}
-
-/// Numbering of bound parameters. The tenant is always `$1`; writes of audited entities
-/// bind the actor as `$2`. The runtime binds in the same order (see `repo`).
-pub(crate) struct Params {
-    next: usize,
-}
-
-impl Params {
-    /// Parameters of a write: `$1` is the tenant, `$2` the actor when audited.
-    pub(crate) fn write(meta: &EntityMeta) -> Self {
-        Params {
-            next: if meta.audit { 3 } else { 2 },
-        }
-    }
-
-    /// The placeholder of the next parameter.
-    pub(crate) fn next(&mut self) -> String {
-        let placeholder = format!("${}", self.next);
-        self.next += 1;
-        placeholder
+    #[test]
+    fn a_plan_numbers_each_parameter_once_in_order_of_first_use() {
+        let mut plan = Plan::default();
+        assert_eq!(plan.param(Param::Tenant), "$1");
+        assert_eq!(plan.param(Param::Key), "$2");
+        assert_eq!(plan.param(Param::Tenant), "$1");
+        let statement = plan.finish(String::new());
+        assert_eq!(format!("{statement:?}").matches("Tenant").count(), 1);
     }
 }
-
-/// The placeholder of the tenant parameter.
-pub(crate) const TENANT_PARAM: &str = "$1";
-/// The placeholder of the actor parameter of audited writes.
-pub(crate) const ACTOR_PARAM: &str = "$2";

@@ -1,9 +1,9 @@
 //! Row-level security: the transaction prologue that sets the tenant, the policies that
 //! read it, and the catalog queries that check them.
 
-use uuid::Uuid;
-
-use super::{ident, literal};
+use super::plan::Dynamic;
+use super::{ident, literal, table};
+use crate::scope::TenantScope;
 
 /// The name of the policy the library creates on each table.
 pub(crate) const POLICY_NAME: &str = "tenant_isolation";
@@ -11,22 +11,22 @@ pub(crate) const POLICY_NAME: &str = "tenant_isolation";
 /// `BEGIN`, and in RLS mode the transaction-local tenant setting, in one round trip.
 /// `set_config(.., true)` is never session-level, so nothing survives the transaction on
 /// a pooled (or PgBouncer-shared) connection.
-pub(crate) fn begin(setting: Option<&str>, tenant: Uuid) -> String {
-    match setting {
-        None => "BEGIN".to_owned(),
-        Some(setting) => format!(
+pub(crate) fn begin(setting: Option<&str>, scope: Option<&TenantScope>) -> String {
+    match (setting, scope) {
+        (Some(setting), Some(scope)) => format!(
             "BEGIN; SELECT set_config({}, {}, true)",
             literal(setting),
-            literal(&tenant.to_string())
+            literal(&scope.tenant_id().to_string())
         ),
+        _ => "BEGIN".to_owned(),
     }
 }
 
 /// Enables and forces RLS on `table` and (re)creates the tenant policy. A missing or
 /// reset setting reads as `''`, which `nullif` turns into `NULL`: no row matches, and
 /// nothing fails.
-pub(crate) fn policy(table: &str, tenant_column: &str, setting: &str) -> String {
-    let (table, column) = (ident(table), ident(tenant_column));
+pub(crate) fn policy(table_name: &str, tenant_column: &str, setting: &str) -> String {
+    let (table, column) = (table(table_name), ident(tenant_column));
     let predicate = format!(
         "{column} = nullif(current_setting({}, true), '')::uuid",
         literal(setting)
@@ -41,12 +41,49 @@ pub(crate) fn policy(table: &str, tenant_column: &str, setting: &str) -> String 
 }
 
 /// The connected role's powers over RLS: `(superuser, bypassrls)`.
-pub(crate) const ROLE_POWERS: &str =
-    "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user";
+pub(crate) fn role_powers() -> Dynamic {
+    let mut sql = Dynamic::default();
+    sql.push("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user");
+    sql
+}
 
-/// Per table (`$1`, a name): whether it exists, RLS is enabled, forced, owned by the
-/// connected role, and whether the library's policy exists.
-pub(crate) const TABLE_STATE: &str = "SELECT c.relrowsecurity, c.relforcerowsecurity, \
-     pg_get_userbyid(c.relowner) = current_user, \
-     EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = $2) \
-     FROM pg_class c WHERE c.oid = to_regclass(quote_ident($1))";
+/// Per table (by name): whether RLS is enabled and forced, whether the connected role has
+/// the owner's rights (directly or through membership, which bypasses RLS just the same),
+/// the owner, whether the library's policy exists, and the other permissive policies that
+/// apply to the role.
+pub(crate) fn table_state(table_name: &str) -> Dynamic {
+    let mut sql = Dynamic::default();
+    sql.push(
+        "SELECT c.relrowsecurity, c.relforcerowsecurity, \
+         pg_has_role(current_user, c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text, \
+         EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = ",
+    )
+    .value("policy", Box::new(POLICY_NAME))
+    .push(
+        "), ARRAY(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = c.oid \
+         AND p.polname <> ",
+    )
+    .value("policy", Box::new(POLICY_NAME))
+    .push(
+        " AND p.polpermissive \
+         AND (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r(oid) \
+             WHERE pg_has_role(current_user, r.oid, 'USAGE'))) ORDER BY 1) \
+         FROM pg_class c WHERE c.oid = to_regclass(",
+    )
+    .value("table", Box::new(table(table_name)))
+    .push(")");
+    sql
+}
+
+/// The foreign keys that delete or change rows of other tables when a row of the table
+/// is deleted, as `table.constraint`.
+pub(crate) fn cascades(table_name: &str) -> Dynamic {
+    let mut sql = Dynamic::default();
+    sql.push(
+        "SELECT c.conrelid::regclass::text || '.' || c.conname::text \
+         FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = to_regclass(",
+    )
+    .value("table", Box::new(table(table_name)))
+    .push(") AND c.confdeltype IN ('c', 'n', 'd') ORDER BY 1");
+    sql
+}

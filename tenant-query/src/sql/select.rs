@@ -1,31 +1,43 @@
 //! `SELECT`s built by the query builder: the tenant and soft-delete predicates first, then
-//! the caller's filters, keyset, order and window.
+//! the caller's filters, keyset, order, window and lock.
 
-use std::fmt::Write;
-
-use super::{TENANT_PARAM, column_list, ident, role_column};
-use crate::entity::{ColumnRole, EntityMeta};
-use crate::error::Result;
+use super::plan::{Dynamic, Param};
+use super::{column_list, ident, table};
 use crate::filter::{Expr, Keyset, OrderTerm};
-use crate::value::Args;
+use crate::meta::EntityMeta;
 
 /// What a query returns.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Projection {
     Rows,
+    /// The number of rows `Rows` would return.
     Count,
+    /// Whether `Rows` would return any row.
     Exists,
 }
 
 /// Which rows of a soft-deleting entity a query sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum DeletedRows {
+    #[default]
     Hidden,
     Included,
     Only,
 }
 
+/// How a locking read treats rows another transaction has locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// `FOR UPDATE`: wait for them.
+    Wait,
+    /// `FOR UPDATE SKIP LOCKED`: leave them out (job queues).
+    SkipLocked,
+    /// `FOR UPDATE NOWAIT`: fail at once.
+    NoWait,
+}
+
 /// Everything a query adds to the tenant predicate.
+#[derive(Default)]
 pub(crate) struct SelectParts {
     pub(crate) deleted: DeletedRows,
     pub(crate) filters: Vec<Expr>,
@@ -33,164 +45,166 @@ pub(crate) struct SelectParts {
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
-    /// Lock the returned rows until the transaction ends (`FOR UPDATE`).
-    pub(crate) lock: bool,
+    pub(crate) lock: Option<Lock>,
 }
 
-/// Renders `parts` as a statement over `meta`'s table, binding its values into `args`
-/// (whose `$1` is already the tenant) in placeholder order.
+/// Renders `parts` as a statement over `meta`'s table.
 pub(crate) fn render_select(
     meta: &EntityMeta,
     projection: Projection,
     parts: SelectParts,
-    args: &mut Args,
-) -> Result<String> {
-    let table = ident(meta.table);
-    let tenant = role_column(meta, ColumnRole::TenantId).expect("validated by the derive");
-    let mut sql = match projection {
-        Projection::Rows => format!("SELECT {} FROM {table}", column_list(meta, None)),
-        Projection::Count => format!("SELECT count(*) FROM {table}"),
-        Projection::Exists => format!("SELECT EXISTS (SELECT 1 FROM {table}"),
+) -> Dynamic {
+    let mut sql = Dynamic::default();
+    let window = parts.limit.is_some() || parts.offset.is_some();
+    match projection {
+        Projection::Rows => sql.write(format_args!("SELECT {}", column_list(meta, None))),
+        // A window bounds what is counted: count the rows `all` would return.
+        Projection::Count if window => sql.push("SELECT count(*) FROM (SELECT 1"),
+        Projection::Count => sql.push("SELECT count(*)"),
+        Projection::Exists => sql.push("SELECT EXISTS (SELECT 1"),
     };
-    let _ = write!(sql, " WHERE {tenant} = {TENANT_PARAM}");
-    if let Some(sd) = role_column(meta, ColumnRole::SoftDelete) {
+    sql.write(format_args!(
+        " FROM {} WHERE {} = ",
+        table(meta.table),
+        ident(meta.tenant.name)
+    ))
+    .param(Param::Tenant);
+    if let Some(sd) = meta.soft_delete {
         match parts.deleted {
-            DeletedRows::Hidden => {
-                let _ = write!(sql, " AND {sd} IS NULL");
-            }
-            DeletedRows::Only => {
-                let _ = write!(sql, " AND {sd} IS NOT NULL");
-            }
-            DeletedRows::Included => {}
-        }
+            DeletedRows::Hidden => sql.write(format_args!(" AND {} IS NULL", ident(sd.name))),
+            DeletedRows::Only => sql.write(format_args!(" AND {} IS NOT NULL", ident(sd.name))),
+            DeletedRows::Included => &mut sql,
+        };
     }
     for filter in parts.filters {
-        sql.push_str(" AND ");
-        render_expr(filter, &mut sql, args)?;
+        sql.push(" AND ");
+        render_expr(filter, &mut sql);
     }
 
     let mut order = parts.order;
     if let Some(keyset) = parts.keyset {
-        let id = role_column(meta, ColumnRole::Id).expect("validated by the derive");
-        let (comparison, descending) =
-            (if keyset.descending { "<" } else { ">" }, keyset.descending);
+        let id = ident(meta.id.name);
+        let comparison = if keyset.descending { "<" } else { ">" };
         // The id breaks ties after the keyset column, or orders alone.
         let id_position = usize::from(keyset.column.is_some());
         match keyset.column {
             Some((column, value)) => {
-                let column_sql = ident(column);
-                let _ = write!(sql, " AND ({column_sql}, {id}) {comparison} (");
-                bind(value, column, &mut sql, args)?;
-                sql.push_str(", ");
-                bind(Box::new(keyset.id), "id", &mut sql, args)?;
-                sql.push(')');
-                order.insert(0, OrderTerm { column, descending });
+                sql.write(format_args!(
+                    " AND ({}, {id}) {comparison} (",
+                    ident(column)
+                ))
+                .value(column, value)
+                .push(", ")
+                .value("id", Box::new(keyset.id))
+                .push(")");
+                order.insert(
+                    0,
+                    OrderTerm {
+                        column,
+                        descending: keyset.descending,
+                    },
+                );
             }
             None => {
-                let _ = write!(sql, " AND {id} {comparison} ");
-                bind(Box::new(keyset.id), "id", &mut sql, args)?;
+                sql.write(format_args!(" AND {id} {comparison} "))
+                    .value("id", Box::new(keyset.id));
             }
         }
-        let id_column = meta
-            .column(ColumnRole::Id)
-            .expect("validated by the derive")
-            .name;
         order.insert(
             id_position,
             OrderTerm {
-                column: id_column,
-                descending,
+                column: meta.id.name,
+                descending: keyset.descending,
             },
         );
     }
 
     if matches!(projection, Projection::Rows) {
         for (i, term) in order.iter().enumerate() {
-            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
-            sql.push_str(&ident(term.column));
+            sql.push(if i == 0 { " ORDER BY " } else { ", " })
+                .push(&ident(term.column));
             if term.descending {
-                sql.push_str(" DESC");
+                sql.push(" DESC");
             }
         }
-        if let Some(limit) = parts.limit {
-            sql.push_str(" LIMIT ");
-            bind(Box::new(limit), "limit", &mut sql, args)?;
+    }
+    if let Some(limit) = parts.limit {
+        sql.push(" LIMIT ").value("limit", Box::new(limit));
+    }
+    if let Some(offset) = parts.offset {
+        sql.push(" OFFSET ").value("offset", Box::new(offset));
+    }
+    match projection {
+        Projection::Rows => {
+            match parts.lock {
+                None => {}
+                Some(Lock::Wait) => {
+                    sql.push(" FOR UPDATE");
+                }
+                Some(Lock::SkipLocked) => {
+                    sql.push(" FOR UPDATE SKIP LOCKED");
+                }
+                Some(Lock::NoWait) => {
+                    sql.push(" FOR UPDATE NOWAIT");
+                }
+            };
         }
-        if let Some(offset) = parts.offset {
-            sql.push_str(" OFFSET ");
-            bind(Box::new(offset), "offset", &mut sql, args)?;
+        Projection::Count if window => {
+            sql.push(") AS w");
         }
-        if parts.lock {
-            sql.push_str(" FOR UPDATE");
+        Projection::Count => {}
+        Projection::Exists => {
+            sql.push(")");
         }
     }
-    if matches!(projection, Projection::Exists) {
-        sql.push(')');
-    }
-    Ok(sql)
+    sql
 }
 
-/// Binds `value` and writes its placeholder.
-fn bind(
-    value: Box<dyn crate::filter::BindOnce>,
-    column: &'static str,
-    sql: &mut String,
-    args: &mut Args,
-) -> Result<()> {
-    value.bind(column, args)?;
-    let _ = write!(sql, "${}", args.len());
-    Ok(())
-}
-
-fn render_expr(expr: Expr, sql: &mut String, args: &mut Args) -> Result<()> {
+fn render_expr(expr: Expr, sql: &mut Dynamic) {
     match expr {
         Expr::Compare { column, op, value } => {
-            let _ = write!(sql, "{} {} ", ident(column), op.sql());
-            bind(value, column, sql, args)?;
+            sql.write(format_args!("{} {} ", ident(column), op.sql()))
+                .value(column, value);
         }
         Expr::AnyOf { column, values } => {
-            let _ = write!(sql, "{} = ANY(", ident(column));
-            bind(values, column, sql, args)?;
-            sql.push(')');
+            sql.write(format_args!("{} = ANY(", ident(column)))
+                .value(column, values)
+                .push(")");
         }
         Expr::Like { column, pattern } => {
-            let _ = write!(sql, "{} LIKE ", ident(column));
-            bind(pattern, column, sql, args)?;
+            sql.write(format_args!("{} LIKE ", ident(column)))
+                .value(column, pattern);
         }
         Expr::Null { column, negated } => {
-            let _ = write!(
-                sql,
+            sql.write(format_args!(
                 "{} IS {}NULL",
                 ident(column),
                 if negated { "NOT " } else { "" }
-            );
+            ));
         }
         Expr::Not(inner) => {
-            sql.push_str("NOT ");
-            render_expr(*inner, sql, args)?;
+            sql.push("NOT ");
+            render_expr(*inner, sql);
         }
         // An empty conjunction is true; an empty disjunction is false.
-        Expr::All(items) if items.is_empty() => sql.push_str("TRUE"),
-        Expr::Any(items) if items.is_empty() => sql.push_str("FALSE"),
-        Expr::All(items) => render_group(items, " AND ", sql, args)?,
-        Expr::Any(items) => render_group(items, " OR ", sql, args)?,
+        Expr::All(items) if items.is_empty() => {
+            sql.push("TRUE");
+        }
+        Expr::Any(items) if items.is_empty() => {
+            sql.push("FALSE");
+        }
+        Expr::All(items) => render_group(items, " AND ", sql),
+        Expr::Any(items) => render_group(items, " OR ", sql),
     }
-    Ok(())
 }
 
-fn render_group(
-    items: Vec<Expr>,
-    separator: &str,
-    sql: &mut String,
-    args: &mut Args,
-) -> Result<()> {
-    sql.push('(');
+fn render_group(items: Vec<Expr>, separator: &str, sql: &mut Dynamic) {
+    sql.push("(");
     for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
-            sql.push_str(separator);
+            sql.push(separator);
         }
-        render_expr(item, sql, args)?;
+        render_expr(item, sql);
     }
-    sql.push(')');
-    Ok(())
+    sql.push(")");
 }

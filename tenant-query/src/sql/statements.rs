@@ -1,8 +1,12 @@
-//! The fixed statements of an entity, built once per process from its [`EntityMeta`].
+//! The fixed statements of an entity, built once per process from its [`EntityMeta`],
+//! each with its parameter plan.
 
-use super::audit::{Diff, old_value, record_cte};
-use super::{Params, TENANT_PARAM, column_list, ident, role_column};
-use crate::entity::{ColumnRole, EntityMeta};
+use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
+use super::audit::{Diff, record_cte};
+use super::plan::{Param, Plan, Statement};
+use super::{column, column_list, ident, live, parent_exists, table};
+use crate::action::AuditAction;
+use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 
 /// The fixed SQL of one entity. Built once, on first use, by the derive's generated
 /// `statements()`; the text never varies with input, so each statement is prepared once
@@ -10,198 +14,240 @@ use crate::entity::{ColumnRole, EntityMeta};
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Statements {
-    pub(crate) find: String,
-    pub(crate) find_many: String,
-    pub(crate) insert: String,
-    pub(crate) insert_many: String,
-    pub(crate) update: String,
-    pub(crate) delete: String,
-    pub(crate) restore: String,
-    pub(crate) purge: String,
+    pub(crate) find: Statement,
+    pub(crate) find_many: Statement,
+    pub(crate) insert: Statement,
+    pub(crate) insert_many: Statement,
+    pub(crate) update: Statement,
+    pub(crate) delete: Statement,
+    /// For soft-deleting entities only.
+    pub(crate) restore: Option<Statement>,
+    pub(crate) purge: Statement,
     /// Per `belongs_to` relation, in declaration order: live children of many parents.
-    pub(crate) load_by: Vec<String>,
+    pub(crate) load_by: Vec<Statement>,
     /// The same, soft-deleted children included.
-    pub(crate) load_by_with_deleted: Vec<String>,
-}
-
-/// The names an entity's statements are made of, quoted once.
-struct Names<'m> {
-    meta: &'m EntityMeta,
-    table: String,
-    tenant: String,
-    id: String,
-    columns: String,
-    soft_delete: Option<String>,
-}
-
-impl Names<'_> {
-    /// ` AND "deleted_at" IS NULL` for soft-deleting entities, qualified by `alias`.
-    fn live(&self, alias: &str) -> String {
-        self.soft_delete
-            .as_ref()
-            .map(|sd| format!(" AND {alias}{sd} IS NULL"))
-            .unwrap_or_default()
-    }
-
-    /// `<alias>tenant = $1 AND <alias>id = <first parameter after tenant and actor>`.
-    fn by_id(&self, alias: &str) -> String {
-        let id_param = Params::write(self.meta).next();
-        format!(
-            "{alias}{} = {TENANT_PARAM} AND {alias}{} = {id_param}",
-            self.tenant, self.id
-        )
-    }
-
-    fn returning(&self, alias: &str) -> String {
-        column_list(self.meta, Some(alias))
-    }
+    pub(crate) load_by_with_deleted: Vec<Statement>,
 }
 
 impl Statements {
     /// Builds every statement of `meta`.
     pub fn new(meta: &EntityMeta) -> Self {
-        let names = Names {
-            meta,
-            table: ident(meta.table),
-            tenant: role_column(meta, ColumnRole::TenantId).expect("validated by the derive"),
-            id: role_column(meta, ColumnRole::Id).expect("validated by the derive"),
-            columns: column_list(meta, None),
-            soft_delete: role_column(meta, ColumnRole::SoftDelete),
-        };
-        let Names {
-            table,
-            tenant,
-            id,
-            columns,
-            ..
-        } = &names;
-        let live = names.live("");
-
-        let select = format!("SELECT {columns} FROM {table} WHERE {tenant} = {TENANT_PARAM}");
-        let (load_by, load_by_with_deleted) = meta
-            .relations
-            .iter()
-            .map(|fk| {
-                let fk = ident(fk);
-                let all = format!("{select} AND {fk} = ANY($2)");
-                let order = format!(" ORDER BY {fk}, {id}");
-                (format!("{all}{live}{order}"), format!("{all}{order}"))
-            })
-            .unzip();
-
-        let (delete, restore) = match &names.soft_delete {
+        let (delete, restore) = match meta.soft_delete {
             Some(sd) => (
                 modify(
-                    &names,
-                    "delete",
-                    &format!("{sd} = now()"),
-                    &names.live("t."),
+                    meta,
+                    AuditAction::Delete,
+                    sd,
+                    "now()",
+                    &live(meta, Some(TARGET)),
                     false,
                 ),
-                modify(
-                    &names,
-                    "restore",
-                    &format!("{sd} = NULL"),
-                    &format!(" AND t.{sd} IS NOT NULL"),
+                Some(modify(
+                    meta,
+                    AuditAction::Restore,
+                    sd,
+                    "NULL",
+                    &format!(" AND {} IS NOT NULL", column(Some(TARGET), sd)),
                     true,
-                ),
+                )),
             ),
-            None => (remove(&names, "delete"), String::new()),
+            None => (remove(meta, AuditAction::Delete), None),
         };
-
         Statements {
-            find: format!("{select} AND {id} = $2{live}"),
-            find_many: format!("{select} AND {id} = ANY($2){live}"),
-            insert: insert(&names, false),
-            insert_many: insert(&names, true),
-            update: update(&names),
+            find: by_key(meta, "=", None, true),
+            find_many: by_key(meta, "= ANY", None, true),
+            insert: insert(meta, false),
+            insert_many: insert(meta, true),
+            update: update(meta),
             delete,
             restore,
-            purge: remove(&names, "purge"),
-            load_by,
-            load_by_with_deleted,
+            purge: remove(meta, AuditAction::Purge),
+            load_by: meta
+                .relations
+                .iter()
+                .map(|r| by_key(meta, "= ANY", Some(r.column), true))
+                .collect(),
+            load_by_with_deleted: meta
+                .relations
+                .iter()
+                .map(|r| by_key(meta, "= ANY", Some(r.column), false))
+                .collect(),
         }
     }
 }
 
-/// `INSERT` of one row (`VALUES`) or of many (one array per column, through `UNNEST`).
-/// Parameters after the tenant (and actor): the id(s), then each data column.
-fn insert(names: &Names<'_>, many: bool) -> String {
-    let Names {
-        meta,
-        table,
-        id,
-        columns,
-        ..
-    } = names;
-    let mut params = Params::write(meta);
-    let mut targets = Vec::new();
-    let mut values = Vec::new();
-    let mut arrays = Vec::new();
-    for column in meta.columns {
-        let value = match column.role {
-            ColumnRole::TenantId => TENANT_PARAM.to_owned(),
-            ColumnRole::CreatedAt | ColumnRole::UpdatedAt => "now()".to_owned(),
-            ColumnRole::SoftDelete => continue,
-            ColumnRole::Id | ColumnRole::Data if many => {
-                arrays.push(params.next());
-                format!("u.c{}", arrays.len())
-            }
-            ColumnRole::Id | ColumnRole::Data => params.next(),
-        };
-        targets.push(ident(column.name));
-        values.push(value);
-    }
-    let targets = targets.join(", ");
-    let values = values.join(", ");
-    let statement = if many {
-        let aliases: Vec<String> = (1..=arrays.len()).map(|i| format!("c{i}")).collect();
-        format!(
-            "INSERT INTO {table} ({targets}) SELECT {values} FROM UNNEST({}) AS u({})",
-            arrays.join(", "),
-            aliases.join(", ")
-        )
+/// The rows whose `key` column (the id, or a foreign key ordered by key then id) matches
+/// the call's key with `comparison`; live rows only when `live_only`.
+fn by_key(
+    meta: &EntityMeta,
+    comparison: &str,
+    key: Option<&ColumnMeta>,
+    live_only: bool,
+) -> Statement {
+    let mut plan = Plan::default();
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE {} = {}",
+        column_list(meta, None),
+        table(meta.table),
+        ident(meta.tenant.name),
+        plan.param(Param::Tenant),
+    );
+    let key_column = ident(key.unwrap_or(meta.id).name);
+    let comparison = if comparison == "=" {
+        format!(" AND {key_column} = {}", plan.param(Param::Key))
     } else {
-        format!("INSERT INTO {table} ({targets}) VALUES ({values})")
+        format!(" AND {key_column} {comparison}({})", plan.param(Param::Key))
     };
-    if !meta.audit {
-        return format!("{statement} RETURNING {columns}");
+    sql.push_str(&comparison);
+    if live_only {
+        sql.push_str(&live(meta, None));
     }
+    if key.is_some() {
+        sql.push_str(&format!(" ORDER BY {key_column}, {}", ident(meta.id.name)));
+    }
+    plan.finish(sql)
+}
+
+/// `RETURNING` and audit for a write whose CTE `cte` yields rows aliased `row`.
+fn audited(
+    plan: &mut Plan,
+    meta: &EntityMeta,
+    write: String,
+    action: AuditAction,
+    diff: Diff,
+    output: &str,
+) -> String {
+    let columns = column_list(meta, None);
+    let cte = diff.source();
     format!(
-        "WITH new_rows AS ({statement} RETURNING {columns}), {} SELECT {columns} FROM new_rows",
-        record_cte(
-            meta,
-            "insert",
-            "new_rows AS n",
-            &format!("n.{id}"),
-            Diff::Created
-        )
+        "WITH {cte} AS ({write} RETURNING {columns}), {} SELECT {output} FROM {cte}",
+        record_cte(plan, meta, action, diff),
     )
 }
 
-/// `UPDATE` of the data columns a patch sets. Parameters after the tenant (and actor): the
-/// id, then per data column either the value (`NULL` keeps the current one) or, for an
-/// optional column, a "set" flag and the value. `updated_at` moves only when a value does.
-fn update(names: &Names<'_>) -> String {
-    let meta = names.meta;
-    let mut params = Params::write(meta);
-    params.next(); // the id, bound first (see `modify`)
-    let mut sets = Vec::new();
-    let mut current = Vec::new();
-    let mut next = Vec::new();
-    for column in meta.data_columns() {
-        let name = ident(column.name);
-        let value = if column.nullable {
-            let (flag, value) = (params.next(), params.next());
-            format!("CASE WHEN {flag} THEN {value} ELSE t.{name} END")
-        } else {
-            format!("COALESCE({}, t.{name})", params.next())
+/// `INSERT` of one row (`VALUES`) or of many (one array per column, through `UNNEST`).
+/// Each `belongs_to` value must name a live parent of the scope's tenant, or nothing is
+/// inserted.
+fn insert(meta: &EntityMeta, many: bool) -> Statement {
+    let mut plan = Plan::default();
+    let mut targets = Vec::new();
+    let mut values = Vec::new();
+    let mut arrays = Vec::new();
+    let mut guards = Vec::new();
+    for column in meta.columns {
+        let param = match column.role {
+            ColumnRole::TenantId => Some(Param::Tenant),
+            ColumnRole::Id => Some(Param::Key),
+            ColumnRole::Data => Some(Param::Data {
+                index: column.index,
+                column: column.name,
+            }),
+            ColumnRole::CreatedAt | ColumnRole::UpdatedAt => None,
+            ColumnRole::SoftDelete => continue,
         };
-        sets.push(format!("{name} = {value}"));
-        current.push(format!("t.{name}"));
-        next.push(value);
+        let value = match param {
+            None => "now()".to_owned(),
+            Some(Param::Tenant) => plan.param(Param::Tenant),
+            Some(param) if many => {
+                arrays.push(plan.param(param));
+                format!("{BATCH}.{}", alias::batch_column(arrays.len()))
+            }
+            Some(param) => plan.param(param),
+        };
+        if let Some(relation) = meta.relation_of(column) {
+            let parent = (relation.parent)();
+            guards.push(if many {
+                // Every key of the array, or no row at all: the batch stays atomic.
+                let keys = plan.param(Param::Data {
+                    index: column.index,
+                    column: column.name,
+                });
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM UNNEST({keys}) AS {KEYS}({KEY}) WHERE NOT {})",
+                    parent_exists(&mut plan, parent, &format!("{KEYS}.{KEY}"))
+                )
+            } else {
+                parent_exists(&mut plan, parent, &value)
+            });
+        }
+        targets.push(ident(column.name));
+        values.push(value);
     }
-    if let Some(updated_at) = role_column(meta, ColumnRole::UpdatedAt) {
+    let mut write = format!(
+        "INSERT INTO {} ({}) SELECT {}",
+        table(meta.table),
+        targets.join(", "),
+        values.join(", "),
+    );
+    if many {
+        let names: Vec<String> = (1..=arrays.len()).map(alias::batch_column).collect();
+        write.push_str(&format!(
+            " FROM UNNEST({}) AS {BATCH}({})",
+            arrays.join(", "),
+            names.join(", ")
+        ));
+    }
+    if !guards.is_empty() {
+        write.push_str(&format!(" WHERE {}", guards.join(" AND ")));
+    }
+    let columns = column_list(meta, None);
+    let sql = if meta.audit {
+        audited(
+            &mut plan,
+            meta,
+            write,
+            AuditAction::Insert,
+            Diff::Created,
+            &columns,
+        )
+    } else {
+        format!("{write} RETURNING {columns}")
+    };
+    plan.finish(sql)
+}
+
+/// `UPDATE` of the data columns a patch sets: per required column the new value or `NULL`
+/// to keep the stored one, per optional column a "set" flag and the value. `updated_at`
+/// moves only when a value does; a new `belongs_to` value must name a live parent of the
+/// scope's tenant, or nothing is updated.
+fn update(meta: &EntityMeta) -> Statement {
+    let mut plan = Plan::default();
+    let t = Some(TARGET);
+    let (mut sets, mut current, mut next, mut guards) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
+    for c in meta.data_columns() {
+        let stored = column(t, c);
+        let value = plan.param(Param::Data {
+            index: c.index,
+            column: c.name,
+        });
+        let (new_value, unchanged) = if c.nullable {
+            let flag = plan.param(Param::SetFlag {
+                index: c.index,
+                column: c.name,
+            });
+            (
+                format!("CASE WHEN {flag} THEN {value} ELSE {stored} END"),
+                format!("NOT {flag} OR {value} IS NULL"),
+            )
+        } else {
+            (
+                format!("COALESCE({value}, {stored})"),
+                format!("{value} IS NULL"),
+            )
+        };
+        if let Some(relation) = meta.relation_of(c) {
+            let parent = (relation.parent)();
+            guards.push_str(&format!(
+                " AND ({unchanged} OR {})",
+                parent_exists(&mut plan, parent, &value)
+            ));
+        }
+        sets.push(format!("{} = {new_value}", ident(c.name)));
+        current.push(stored);
+        next.push(new_value);
+    }
+    if let Some(updated_at) = meta.updated_at {
         let touched = if next.is_empty() {
             "false".to_owned()
         } else {
@@ -212,91 +258,113 @@ fn update(names: &Names<'_>) -> String {
             )
         };
         sets.push(format!(
-            "{updated_at} = CASE WHEN {touched} THEN now() ELSE t.{updated_at} END"
+            "{} = CASE WHEN {touched} THEN now() ELSE {} END",
+            ident(updated_at.name),
+            column(t, updated_at)
         ));
     }
     if sets.is_empty() {
         // Nothing is writable: the update still locks and returns the row.
-        sets.push(format!("{id} = t.{id}", id = names.id));
+        sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
     }
-    modify(names, "update", &sets.join(", "), &names.live("t."), true)
+    let filter = format!("{}{guards}", live(meta, t));
+    modify_with(
+        plan,
+        meta,
+        AuditAction::Update,
+        &sets.join(", "),
+        &filter,
+        true,
+    )
 }
 
-/// `UPDATE <table> AS t SET <set>` of one row by id (the first parameter after the tenant
-/// and actor) that also matches `extra_filter`: plain, or for audited entities locking the
-/// old row first and recording the diff in the same statement. Returns the row, or its id.
+/// An update of one row by key that sets column `target` to `value` (a soft delete or a
+/// restore), on rows that also match `extra_filter`.
 fn modify(
-    names: &Names<'_>,
-    action: &str,
+    meta: &EntityMeta,
+    action: AuditAction,
+    target: &ColumnMeta,
+    value: &str,
+    extra_filter: &str,
+    returning: bool,
+) -> Statement {
+    let set = format!("{} = {value}", ident(target.name));
+    modify_with(Plan::default(), meta, action, &set, extra_filter, returning)
+}
+
+/// `UPDATE <table> AS t SET <set>` of the scope's row with the call's key that also
+/// matches `extra_filter`: plain, or for audited entities locking the old row first and
+/// recording the diff in the same statement. Returns the row, or its id.
+fn modify_with(
+    mut plan: Plan,
+    meta: &EntityMeta,
+    action: AuditAction,
     set: &str,
     extra_filter: &str,
     returning: bool,
-) -> String {
-    let Names {
-        meta,
-        table,
-        tenant,
-        id,
-        columns,
-        ..
-    } = names;
-    let filter = format!("{}{extra_filter}", names.by_id("t."));
-    let output = if returning {
-        columns.clone()
-    } else {
-        id.clone()
-    };
+) -> Statement {
+    let t = Some(TARGET);
+    let tbl = table(meta.table);
+    let tenant = plan.param(Param::Tenant);
+    let filter = format!(
+        "{} = {tenant} AND {} = {}{extra_filter}",
+        column(t, meta.tenant),
+        column(t, meta.id),
+        plan.param(Param::Key),
+    );
     if !meta.audit {
         let returned = if returning {
-            names.returning("t")
+            column_list(meta, t)
         } else {
-            format!("t.{id}")
+            column(t, meta.id)
         };
-        return format!("UPDATE {table} AS t SET {set} WHERE {filter} RETURNING {returned}");
+        let sql = format!("UPDATE {tbl} AS {TARGET} SET {set} WHERE {filter} RETURNING {returned}");
+        return plan.finish(sql);
     }
     // One UPDATE joined to the locked old row returns old and new values side by side;
     // the audit record is computed from that single row.
-    let old_values: Vec<String> = (0..meta.columns.len())
-        .map(|i| format!("o.{} AS {}", ident(meta.columns[i].name), old_value(i)))
+    let old_values: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| format!("{} AS {}", column(Some(OLD), c), alias::old_value(c.index)))
         .collect();
-    format!(
-        "WITH changed AS (UPDATE {table} AS t SET {set} \
-         FROM (SELECT {returning_t} FROM {table} AS t WHERE {filter} FOR UPDATE) AS o \
-         WHERE t.{tenant} = {TENANT_PARAM} AND t.{id} = o.{id} RETURNING {returning_t}, {old_values}), \
-         {audit} SELECT {output} FROM changed",
-        returning_t = names.returning("t"),
+    let output = if returning {
+        column_list(meta, None)
+    } else {
+        ident(meta.id.name)
+    };
+    let sql = format!(
+        "WITH {CHANGED} AS (UPDATE {tbl} AS {TARGET} SET {set} \
+         FROM (SELECT {returning_t} FROM {tbl} AS {TARGET} WHERE {filter} FOR UPDATE) AS {OLD} \
+         WHERE {} = {tenant} AND {} = {} RETURNING {returning_t}, {old_values}), \
+         {audit} SELECT {output} FROM {CHANGED}",
+        column(t, meta.tenant),
+        column(t, meta.id),
+        column(Some(OLD), meta.id),
+        returning_t = column_list(meta, t),
         old_values = old_values.join(", "),
-        audit = record_cte(
-            meta,
-            action,
-            "changed AS c",
-            &format!("c.{id}"),
-            Diff::Changed
-        ),
-    )
+        audit = record_cte(&mut plan, meta, action, Diff::Changed),
+    );
+    plan.finish(sql)
 }
 
-/// `DELETE` of one row by id, deleted or not; audited entities record the row as it was.
-fn remove(names: &Names<'_>, action: &str) -> String {
-    let Names {
-        meta,
-        table,
-        id,
-        columns,
-        ..
-    } = names;
-    let statement = format!("DELETE FROM {table} WHERE {}", names.by_id(""));
-    if !meta.audit {
-        return format!("{statement} RETURNING {id}");
-    }
-    format!(
-        "WITH old_rows AS ({statement} RETURNING {columns}), {} SELECT {id} FROM old_rows",
-        record_cte(
-            meta,
-            action,
-            "old_rows AS o",
-            &format!("o.{id}"),
-            Diff::Removed
-        )
-    )
+/// `DELETE` of the scope's row with the call's key, deleted or not; audited entities
+/// record the row as it was.
+fn remove(meta: &EntityMeta, action: AuditAction) -> Statement {
+    let mut plan = Plan::default();
+    let write = format!(
+        "DELETE FROM {} WHERE {} = {} AND {} = {}",
+        table(meta.table),
+        ident(meta.tenant.name),
+        plan.param(Param::Tenant),
+        ident(meta.id.name),
+        plan.param(Param::Key),
+    );
+    let id = ident(meta.id.name);
+    let sql = if meta.audit {
+        audited(&mut plan, meta, write, action, Diff::Removed, &id)
+    } else {
+        format!("{write} RETURNING {id}")
+    };
+    plan.finish(sql)
 }

@@ -1,0 +1,42 @@
+//! The names the library's statements give to tables, CTEs and output columns: owned here
+//! and nowhere else.
+//!
+//! Table aliases only qualify columns, so no column name can collide with them. Output
+//! names that sit beside the entity's own columns begin with a space, which the derive
+//! refuses in column names, so no column can collide with those either.
+
+use super::ident;
+
+/// The entity's table in a write.
+pub(crate) const TARGET: &str = "t";
+/// The row an audit record is computed from.
+pub(crate) const ROW: &str = "r";
+/// The locked old row of an update.
+pub(crate) const OLD: &str = "o";
+/// A parent row, in a guard or a relation filter.
+pub(crate) const PARENT: &str = "p";
+/// The unnested arrays of a batch insert.
+pub(crate) const BATCH: &str = "u";
+/// The unnested parent keys of a batch insert's guard, and their one column.
+pub(crate) const KEYS: &str = "k";
+/// The column of [`KEYS`].
+pub(crate) const KEY: &str = "key";
+/// The CTE of inserted rows.
+pub(crate) const INSERTED: &str = "new_rows";
+/// The CTE of removed rows.
+pub(crate) const REMOVED: &str = "old_rows";
+/// The CTE of updated rows, old values beside new ones.
+pub(crate) const CHANGED: &str = "changed";
+/// The CTE that writes the audit records.
+pub(crate) const AUDIT: &str = "audit";
+
+/// The quoted output name of the old value of column number `index`, next to the new
+/// values in an update's `RETURNING`.
+pub(crate) fn old_value(index: usize) -> String {
+    ident(&format!(" old {index}"))
+}
+
+/// The quoted name of array number `index` of a batch insert's `UNNEST`.
+pub(crate) fn batch_column(index: usize) -> String {
+    ident(&format!("c{index}"))
+}
