@@ -234,6 +234,46 @@ async fn verification_rejects_each_misconfiguration() {
             owner: r.owner.clone()
         }
     );
+    // A role that is not the owner but inherits its rights bypasses RLS just the same.
+    let member = format!("{}_member", r.app);
+    r.f.test_db
+        .execute_script(&format!("CREATE ROLE {member} LOGIN IN ROLE {}", r.owner))
+        .await
+        .unwrap();
+    let member_db = TenantDb::new(r.pool_as(&member, 1).await);
+    assert!(
+        check(member_db)
+            .await
+            .contains(&IsolationProblem::OwnerNotForced {
+                table: "projects",
+                owner: r.owner.clone()
+            })
+    );
+    r.f.test_db
+        .execute_script("ALTER TABLE projects FORCE ROW LEVEL SECURITY")
+        .await
+        .unwrap();
+
+    // Another permissive policy is OR-ed with the tenant policy: every tenant shows.
+    r.f.test_db
+        .execute_script("CREATE POLICY peek ON projects FOR SELECT USING (true)")
+        .await
+        .unwrap();
+    assert_eq!(
+        check(r.app_db().await).await,
+        [
+            IsolationProblem::ExtraPermissivePolicy {
+                table: "projects",
+                policy: "peek".into()
+            },
+            tags_unprotected[0].clone(),
+            tags_unprotected[1].clone(),
+        ]
+    );
+    r.f.test_db
+        .execute_script("DROP POLICY peek ON projects")
+        .await
+        .unwrap();
 
     // A dropped policy.
     r.f.test_db
@@ -401,6 +441,22 @@ async fn isolation_holds_through_pgbouncer_in_transaction_mode() {
                 .await
                 .unwrap();
         }
+    }
+
+    // The startup check sends its catalog reads as every other statement: again and again
+    // through the pooler, whichever server connection answers.
+    let checked_db = TenantDb::new(through_bouncer(2).await.unwrap())
+        .behind_transaction_pooler()
+        .row_level_security(SETTING)
+        .unwrap();
+    for _ in 0..5 {
+        checked_db
+            .verify_isolation()
+            .entity::<Project>()
+            .audit_log()
+            .run()
+            .await
+            .unwrap();
     }
 
     // Control: a session-level SET leaks to whoever gets that server connection next.

@@ -212,7 +212,7 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
 /// library cannot bind is reported at the field.
 fn set(entity: &Entity<'_>, field: &Field<'_>, method: &str, value: TokenStream) -> TokenStream {
     let index = index_of(entity, field);
-    let method = format_ident!("{}", method);
+    let method = Ident::new(method, field.ty.span());
     quote_spanned!(field.ty.span()=> values.#method(#index, #value);)
 }
 

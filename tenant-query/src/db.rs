@@ -185,6 +185,7 @@ impl TenantDb {
 }
 
 impl TenantDb {
+    #[cfg(feature = "testing")]
     pub(crate) fn pool(&self) -> &PgPool {
         &self.backend.pool
     }

@@ -62,6 +62,7 @@ mod meta;
 mod query;
 mod relation;
 mod repo;
+mod repository;
 pub mod rls;
 mod scope;
 mod sql;
@@ -82,6 +83,7 @@ pub use isolation::{IsolationProblem, IsolationReport};
 pub use loader::{Loader, LoaderHandle, MAX_BATCH, MAX_GATHER_YIELDS};
 pub use query::{Locking, Query};
 pub use relation::{Children, Keyed, Nested, Relation, Then};
+pub use repository::{Repository, TrashRepository};
 pub use scope::TenantScope;
 pub use value::SqlValue;
 

@@ -23,6 +23,11 @@ use crate::error::{Error, Result};
 ///
 /// impl tenant_query::SqlValue for Plan {}
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a column value by tenant-query",
+    label = "this field's type is not a `SqlValue`",
+    note = "derive `sqlx::Type` for it (or wrap a foreign type in a newtype that does), then add `impl tenant_query::SqlValue for {Self} {{}}`"
+)]
 pub trait SqlValue: for<'q> Encode<'q, Postgres> + Type<Postgres> + Send {
     /// Rejects a value PostgreSQL cannot store, with the reason. Accepts by default.
     fn check(&self) -> Result<(), Cow<'static, str>> {

@@ -53,7 +53,7 @@ pub(crate) enum Diff {
 
 impl Diff {
     /// The columns a diff of `meta` reports.
-    fn reported<'m>(self, meta: &'m EntityMeta) -> impl Iterator<Item = &'m ColumnMeta> {
+    fn reported(self, meta: &EntityMeta) -> impl Iterator<Item = &ColumnMeta> {
         meta.columns
             .iter()
             .filter(move |c| !matches!(self, Diff::Changed) || c.role != ColumnRole::UpdatedAt)

@@ -31,13 +31,16 @@ pub struct Statement {
     params: Vec<Param>,
 }
 
+/// A value of a dynamic statement, with the column it is bound for.
+pub(crate) type Named = (&'static str, Box<dyn BindOnce>);
+
 /// What a statement's parameters are bound from.
 pub(crate) struct Input<'a> {
     /// The scope, for scoped statements; the library's catalog reads have none.
     pub(crate) scope: Option<&'a TenantScope>,
     pub(crate) key: Option<Box<dyn BindOnce>>,
     pub(crate) data: Option<Values>,
-    pub(crate) values: Vec<(&'static str, Box<dyn BindOnce>)>,
+    pub(crate) values: Vec<Named>,
 }
 
 impl<'a> Input<'a> {
@@ -88,8 +91,7 @@ impl Statement {
             mut data,
             values,
         } = input;
-        let mut values: Vec<Option<(&'static str, Box<dyn BindOnce>)>> =
-            values.into_iter().map(Some).collect();
+        let mut values: Vec<Option<Named>> = values.into_iter().map(Some).collect();
         let mut args = Args::default();
         for param in &self.params {
             match *param {
@@ -166,7 +168,7 @@ impl Plan {
 pub(crate) struct Dynamic {
     sql: String,
     plan: Plan,
-    values: Vec<(&'static str, Box<dyn BindOnce>)>,
+    values: Vec<Named>,
 }
 
 impl Dynamic {
@@ -197,7 +199,7 @@ impl Dynamic {
     }
 
     /// The statement and the values its plan refers to.
-    pub(crate) fn finish(self) -> (Statement, Vec<(&'static str, Box<dyn BindOnce>)>) {
+    pub(crate) fn finish(self) -> (Statement, Vec<Named>) {
         (self.plan.finish(self.sql), self.values)
     }
 
