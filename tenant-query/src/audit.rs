@@ -17,7 +17,9 @@ use crate::sql::{AuditFilter, render_audit_select};
 ///
 /// `changes` maps each changed column to `{"from": old, "to": new}` (JSON values, `null`
 /// for SQL `NULL`); keys are SQL column names, which stay stable when Rust fields are
-/// renamed.
+/// renamed. A `jsonb` column holding the JSON value `null` records `null` too, so the
+/// two look the same in a diff: keep "no value" as SQL `NULL` in such columns (an
+/// `Option<Json<T>>` field) if the history must tell them apart.
 ///
 /// ```no_run
 /// # use tenant_query::prelude::*;

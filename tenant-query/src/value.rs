@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// Implemented for the common PostgreSQL types. [`SqlValue::check`] runs before the value
 /// is encoded, so input PostgreSQL would reject (a NUL byte in text, for example) is a
 /// typed [`Error::InvalidInput`] rather than a round trip. For your own `sqlx::Type`
-/// (an enum, a newtype) an empty impl is enough:
+/// enum an empty impl is enough:
 ///
 /// ```
 /// #[derive(Debug, Clone, sqlx::Type)]
@@ -22,6 +22,24 @@ use crate::error::{Error, Result};
 /// enum Plan { Free, Pro }
 ///
 /// impl tenant_query::SqlValue for Plan {}
+/// ```
+///
+/// A newtype over a type with a check (text, JSON) delegates to it, so it keeps that check:
+///
+/// ```
+/// use std::borrow::Cow;
+/// use tenant_query::SqlValue;
+///
+/// #[derive(Debug, Clone, sqlx::Type)]
+/// #[sqlx(transparent)]
+/// struct Email(String);
+///
+/// impl SqlValue for Email {
+///     fn check(&self) -> Result<(), Cow<'static, str>> {
+///         self.0.check()
+///     }
+/// }
+/// assert!(Email("a\0b".into()).check().is_err());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound as a column value by tenant-query",

@@ -212,19 +212,23 @@ fn start_server() -> Result<u16, String> {
     let mut child = command
         .spawn()
         .map_err(|e| format!("could not start the test PostgreSQL (`{command:?}`): {e}"))?;
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("the test PostgreSQL's output could not be read")?;
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
     let dir = read_line(&mut stdout, &mut line).map(PathBuf::from);
     let started = read_line(&mut stdout, &mut line);
-    if dir.is_none() || started.as_deref() != Some("started") {
+    let Some(dir) = dir.filter(|_| started.as_deref() == Some("started")) else {
         let _ = child.wait();
         return Err(format!(
             "initdb failed in {} (its output is above)",
             bin.display()
         ));
-    }
+    };
     *SERVER_PROCESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
-    wait_until_ready(port, &dir.expect("checked above"))?;
+    wait_until_ready(port, &dir)?;
     Ok(port)
 }
 
@@ -371,7 +375,11 @@ impl PgBouncer {
         let mut process = command
             .spawn()
             .map_err(|e| HarnessError(format!("could not start pgbouncer: {e}")))?;
-        let mut stdout = BufReader::new(process.stdout.take().expect("stdout is piped"));
+        let stdout = process
+            .stdout
+            .take()
+            .ok_or_else(|| HarnessError("pgbouncer's output could not be read".into()))?;
+        let mut stdout = BufReader::new(stdout);
         let dir = read_line(&mut stdout, &mut String::new())
             .ok_or_else(|| HarnessError("pgbouncer's wrapper failed (see above)".into()))?;
         let bouncer = PgBouncer {
