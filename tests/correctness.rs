@@ -97,8 +97,18 @@ async fn a_belongs_to_value_cannot_point_into_another_tenant() {
     let moved = Task::update(&mut tx, task.id, patch()).await;
     assert!(matches!(moved, Err(Error::ForeignKey { .. })), "{moved:?}");
     tx.rollback().await.unwrap();
-    // A missing row is still NotFound, even with a foreign parent in the patch.
+    // The patch itself is refused, whatever row it names; a valid patch of a missing row
+    // is NotFound.
     let missing = Task::update(&f.a, Uuid::now_v7(), patch()).await;
+    assert!(
+        matches!(missing, Err(Error::ForeignKey { .. })),
+        "{missing:?}"
+    );
+    let valid = TaskPatch {
+        project_id: Some(mine.id),
+        ..Default::default()
+    };
+    let missing = Task::update(&f.a, Uuid::now_v7(), valid).await;
     assert!(
         matches!(missing, Err(Error::NotFound { .. })),
         "{missing:?}"

@@ -251,7 +251,13 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             } else {
                 "set_required_patch"
             };
-            set(entity, f, method, quote!(patch.#name))
+            // A new parent is noted so that a refused write can say why.
+            let note = f.attrs.belongs_to.as_ref().map(|_| {
+                let index = index_of(entity, f);
+                quote!(values.note_parent(#index, patch.#name);)
+            });
+            let set = set(entity, f, method, quote!(patch.#name));
+            quote!(#note #set)
         });
         (
             meta(entity),
@@ -285,6 +291,10 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
     quote! {
         impl #p::Generated for #ident {
             const META: #p::EntityMeta = #meta;
+
+            fn meta() -> &'static #p::EntityMeta {
+                &<Self as #p::Generated>::META
+            }
 
             fn statements() -> &'static #p::Statements {
                 #statements
@@ -506,6 +516,7 @@ fn relation(
         let ids: ::std::vec::Vec<#uuid> = rows.iter().map(|row| row.#fk).collect();
         #repo::find_many::<#parent>(db, &ids).await
     });
+    let fk_column = field.column();
     let parent_of = if stub {
         let never = never();
         quote!(|row: &#ident| -> #uuid { #never })
@@ -529,7 +540,7 @@ fn relation(
             "`, for nested loading (`Relation::then`, `Children::attach`)."
         )]
         pub const #by_relation: ::tenant_query::Relation<#parent, Self> =
-            #p::relation::<#parent, Self>(#index, #parent_of);
+            #p::relation::<#parent, Self>(#index, #fk_column, #parent_of);
 
         #[doc = concat!(
             "The live rows of each parent in `parent_ids` (by `", stringify!(#fk), "`), in one query: ",

@@ -54,6 +54,9 @@ pub trait Generated {
     /// The static description the SQL is built from.
     const META: EntityMeta;
 
+    /// [`Generated::META`], as a reference that lives for the whole program.
+    fn meta() -> &'static EntityMeta;
+
     /// The entity's fixed statements, built once per process.
     fn statements() -> &'static Statements;
 

@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 
 use uuid::Uuid;
 
+use crate::meta::EntityMeta;
 use crate::value::{BindOnce, SqlValue};
 
 /// Marks a column whose Rust type is not an `Option`.
@@ -222,7 +223,7 @@ impl<E> std::fmt::Debug for Filter<E> {
 }
 
 impl<E> Filter<E> {
-    fn new(expr: Expr) -> Self {
+    pub(crate) fn new(expr: Expr) -> Self {
         Filter {
             expr,
             entity: PhantomData,
@@ -293,6 +294,28 @@ pub(crate) enum Expr {
     Not(Box<Expr>),
     All(Vec<Expr>),
     Any(Vec<Expr>),
+    /// Rows related through a `belongs_to` relation match `inner` (an `EXISTS`).
+    Related {
+        link: Link,
+        inner: Box<Expr>,
+    },
+}
+
+/// How a relation filter reaches the related table from the filtered one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link {
+    /// The related table's entity.
+    pub(crate) target: &'static EntityMeta,
+    pub(crate) join: Join,
+}
+
+/// Which side of a `belongs_to` the related rows are on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Join {
+    /// The parent of the filtered row: `related.id = row.<fk>`.
+    Parent { fk: &'static str },
+    /// The children of the filtered row: `related.<fk> = row.id`.
+    Children { fk: &'static str },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -6,12 +6,14 @@ use std::marker::PhantomData;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::action::AuditAction;
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::filter::{Filter, Keyset, NotNull, Order, OrderTerm};
 use crate::handle::{ScopedTransaction, TenantExecutor};
-use crate::sql::{DeletedRows, Lock, Projection, SelectParts, render_select};
+use crate::repo;
+use crate::sql::{BulkWrite, DeletedRows, Lock, Projection, SelectParts, render_select};
 use crate::value::{Args, SqlValue};
 
 /// A query over entity `E`, started by the generated `E::query()`.
@@ -190,6 +192,39 @@ impl<E: TenantEntity> Query<E> {
         route.fetch_scalar(sql, args).await
     }
 
+    /// Applies `patch` to every row the query selects (live rows, unless the query says
+    /// otherwise; `order_by` and `limit` choose which), in one statement that also writes
+    /// one audit record per changed row. Returns the affected rows in id order; none
+    /// matching is not an error.
+    ///
+    /// ```no_run
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "projects", audit)]
+    /// # pub struct Project { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub status: String }
+    /// # async fn run(s: &ScopedDb) -> tenant_query::Result<()> {
+    /// let archived = Project::query()
+    ///     .filter(Project::STATUS.eq("done"))
+    ///     .update(s, ProjectPatch { status: Some("archived".into()) })
+    ///     .await?;
+    /// # let _ = archived; Ok(()) }
+    /// ```
+    pub async fn update<'c>(self, db: impl TenantExecutor<'c>, patch: E::Patch) -> Result<Vec<E>> {
+        let values = E::patch_values(patch);
+        repo::bulk(db, BulkWrite::Update, self.parts, Some(values)).await
+    }
+
+    /// Deletes every live row the query selects, in one statement (softly for entities
+    /// with a soft-delete column); returns the affected rows as they are after the
+    /// delete. A hard delete is refused like `E::delete`'s when it would cascade.
+    pub async fn delete<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+        let write = if E::META.soft_delete.is_some() {
+            BulkWrite::SoftDelete
+        } else {
+            BulkWrite::Remove(AuditAction::Delete)
+        };
+        repo::bulk(db, write, self.parts, None).await
+    }
+
     /// Enough rows to tell one from several.
     fn at_most_two(mut self) -> Self {
         self.parts.limit = Some(self.parts.limit.map_or(2, |limit| limit.min(2)));
@@ -267,6 +302,18 @@ impl<E: TenantEntity> Locking<E> {
 }
 
 impl<E: SoftDelete> Query<E> {
+    /// Restores every deleted row the query's filters select, in one statement; returns
+    /// them.
+    pub async fn restore<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+        repo::bulk(db, BulkWrite::Restore, self.parts, None).await
+    }
+
+    /// Removes for good every row the query selects (live rows, unless `with_deleted` or
+    /// `only_deleted` says otherwise), in one statement; returns them as they were.
+    pub async fn purge<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+        repo::bulk(db, BulkWrite::Remove(AuditAction::Purge), self.parts, None).await
+    }
+
     /// Includes soft-deleted rows.
     pub fn with_deleted(mut self) -> Self {
         self.parts.deleted = DeletedRows::Included;

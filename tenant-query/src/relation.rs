@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::Result;
+use crate::filter::{Expr, Filter, Join, Link};
 use crate::handle::TenantExecutor;
 use crate::repo;
 
@@ -43,6 +44,8 @@ use crate::repo;
 /// ```
 pub struct Relation<P, C> {
     index: usize,
+    /// The child's foreign-key column.
+    fk: &'static str,
     parent_of: fn(&C) -> Uuid,
     with_deleted: bool,
     parent: PhantomData<fn() -> P>,
@@ -67,9 +70,10 @@ impl<P, C> std::fmt::Debug for Relation<P, C> {
 
 impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
     /// The relation number `index` of `C`, whose parent id `parent_of` reads; generated.
-    pub(crate) const fn new(index: usize, parent_of: fn(&C) -> Uuid) -> Self {
+    pub(crate) const fn new(index: usize, fk: &'static str, parent_of: fn(&C) -> Uuid) -> Self {
         Relation {
             index,
+            fk,
             parent_of,
             with_deleted: false,
             parent: PhantomData,
@@ -80,6 +84,51 @@ impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
     /// Deeper trees nest the chain: `A::BY_ROOT.then(B::BY_A.then(C::BY_B))`.
     pub fn then<N: Children<Parent = C>>(self, next: N) -> Then<Self, N> {
         Then { first: self, next }
+    }
+
+    /// A filter on children: their parent is a live row of the scope's tenant that
+    /// matches `filter`. Rendered as an `EXISTS` in which both tables carry the tenant.
+    ///
+    /// ```
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "projects")]
+    /// # pub struct Project { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub status: String }
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "tasks")]
+    /// # pub struct Task { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid,
+    /// #     #[tenant(belongs_to = Project)] pub project_id: uuid::Uuid, pub done: bool }
+    /// // Open tasks of active projects.
+    /// let query = Task::query()
+    ///     .filter(Task::DONE.eq(false))
+    ///     .filter(Task::BY_PROJECT.has(Project::STATUS.eq("active")));
+    /// // Projects with at least one open task.
+    /// let projects = Project::query().filter(Task::BY_PROJECT.any(Task::DONE.eq(false)));
+    /// # let _ = (query, projects);
+    /// ```
+    pub fn has(self, filter: Filter<P>) -> Filter<C> {
+        Filter::new(Expr::Related {
+            link: Link {
+                target: P::meta(),
+                join: Join::Parent { fk: self.fk },
+            },
+            inner: Box::new(filter.expr),
+        })
+    }
+
+    /// A filter on parents: at least one live child of the scope's tenant matches
+    /// `filter` (see [`has`](Self::has)).
+    pub fn any(self, filter: Filter<C>) -> Filter<P> {
+        Filter::new(Expr::Related {
+            link: Link {
+                target: C::meta(),
+                join: Join::Children { fk: self.fk },
+            },
+            inner: Box::new(filter.expr),
+        })
+    }
+
+    /// A filter on parents: no live child of the scope's tenant matches `filter`.
+    pub fn none(self, filter: Filter<C>) -> Filter<P> {
+        self.any(filter).not()
     }
 }
 
@@ -264,7 +313,8 @@ where
 #[doc(hidden)]
 pub const fn relation<P: TenantEntity, C: TenantEntity>(
     index: usize,
+    fk: &'static str,
     parent_of: fn(&C) -> Uuid,
 ) -> Relation<P, C> {
-    Relation::new(index, parent_of)
+    Relation::new(index, fk, parent_of)
 }

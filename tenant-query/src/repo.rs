@@ -12,7 +12,10 @@ use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::handle::{Scoped, TenantExecutor};
-use crate::sql::{self, Input, Statement};
+use crate::meta::EntityMeta;
+use crate::sql::plan::Dynamic;
+use crate::sql::{self, BulkWrite, Input, SelectParts, Statement};
+use crate::value::Values;
 
 fn not_found<E: TenantEntity>() -> Error {
     Error::NotFound {
@@ -109,19 +112,68 @@ pub async fn update<'c, E: TenantEntity>(
 ) -> Result<E> {
     let mut db = db.into_scoped();
     let values = E::patch_values(patch);
-    let sets_relation = E::META
-        .relations
-        .iter()
-        .any(|relation| values.sets(relation.column.index));
+    let parents = values.parents();
     let input = Input::key(db.scope, id).with_data(values);
     match row(db.reborrow(), &E::statements().update, input).await? {
         Some(updated) => Ok(updated),
-        // Tell a missing row from a refused parent; this read runs only on failure.
-        None if sets_relation && find::<E>(db, id).await?.is_some() => {
+        // Tell a refused parent from a missing row; this read runs only on failure.
+        None if parent_missing(db, E::meta(), &parents).await? => {
             Err(Error::ForeignKey { constraint: None })
         }
         None => Err(not_found::<E>()),
     }
+}
+
+/// Whether any of `parents` (a `belongs_to` column's position, the parent id a write
+/// named) is not a live row of the scope's tenant.
+async fn parent_missing(
+    mut db: Scoped<'_>,
+    meta: &EntityMeta,
+    parents: &[(usize, Uuid)],
+) -> Result<bool> {
+    for (index, id) in parents {
+        let Some(relation) = meta.relations.iter().find(|r| r.column.index == *index) else {
+            continue;
+        };
+        let mut sql = Dynamic::default();
+        let placeholder = sql.value_placeholder("id", Box::new(*id));
+        let exists = sql::parent_exists(sql.plan(), (relation.parent)(), &placeholder);
+        sql.push("SELECT ").push(&exists);
+        let (statement, args) = sql.bind(Some(db.scope))?;
+        let found: bool = Route::from(db.reborrow())
+            .fetch_scalar(AssertSqlSafe(statement.into_sql()), args)
+            .await?;
+        if !found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Runs a set-based write over the rows `parts` selects, in one statement; every affected
+/// row comes back, in id order. An update that would point a `belongs_to` column at no
+/// live parent of the scope's tenant changes nothing and is [`Error::ForeignKey`].
+pub(crate) async fn bulk<'c, E: TenantEntity>(
+    db: impl TenantExecutor<'c>,
+    write: BulkWrite,
+    parts: SelectParts,
+    data: Option<Values>,
+) -> Result<Vec<E>> {
+    let mut db = db.into_scoped();
+    if matches!(write, BulkWrite::Remove(_)) {
+        refuse_cascades::<E>(&mut db).await?;
+    }
+    let parents = data.as_ref().map(Values::parents).unwrap_or_default();
+    let (statement, args) =
+        sql::render_bulk(E::meta(), write, parts).bind_with(Some(db.scope), data)?;
+    let mut rows: Vec<E> = Route::from(db.reborrow())
+        .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+        .await?;
+    if rows.is_empty() && parent_missing(db, E::meta(), &parents).await? {
+        return Err(Error::ForeignKey { constraint: None });
+    }
+    rows.sort_by_key(TenantEntity::id);
+    Ok(rows)
 }
 
 /// Runs one of `E`'s fixed writes on the row `id`; [`Error::NotFound`] if it matched none.

@@ -181,6 +181,8 @@ struct Slot {
     value: Option<Box<dyn BindOnce>>,
     /// For a patch of an optional column: whether to set it at all.
     set: Option<bool>,
+    /// For a `belongs_to` column, the parent a write points it at.
+    parent: Option<Uuid>,
 }
 
 impl Values {
@@ -205,7 +207,6 @@ impl Values {
         Option<T>: SqlValue,
     {
         if let Some(slot) = self.slots.get_mut(index) {
-            slot.set = Some(patch.is_some());
             slot.value = Some(Box::new(patch));
         }
     }
@@ -229,8 +230,20 @@ impl Values {
         self.slots.get(index)?.set
     }
 
-    /// Whether the patch sets column `index`.
-    pub(crate) fn sets(&self, index: usize) -> bool {
-        self.flag(index).unwrap_or(false)
+    /// Notes the parent a write points `belongs_to` column `index` at, so that a refused
+    /// write can say why.
+    pub fn note_parent(&mut self, index: usize, parent: Option<Uuid>) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.parent = parent;
+        }
+    }
+
+    /// The parents noted with [`note_parent`](Self::note_parent), by column.
+    pub(crate) fn parents(&self) -> Vec<(usize, Uuid)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| slot.parent.map(|parent| (index, parent)))
+            .collect()
     }
 }

@@ -13,7 +13,9 @@ pub(crate) const TARGET: &str = "t";
 pub(crate) const ROW: &str = "r";
 /// The locked old row of an update.
 pub(crate) const OLD: &str = "o";
-/// A parent row, in a guard or a relation filter.
+/// The prefix of related tables in relation filters (`r1`, `r2`, ... by depth).
+pub(crate) const RELATED: &str = "r";
+/// A parent row, in a guard.
 pub(crate) const PARENT: &str = "p";
 /// The unnested arrays of a batch insert.
 pub(crate) const BATCH: &str = "u";

@@ -11,12 +11,14 @@ pub(crate) mod plan;
 pub(crate) mod rls;
 mod select;
 mod statements;
+mod write;
 
 pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
 pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};
 pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_select};
 pub use statements::Statements;
+pub(crate) use write::{BulkWrite, render_bulk};
 
 use crate::meta::{ColumnMeta, EntityMeta};
 

@@ -187,9 +187,30 @@ impl Dynamic {
 
     /// Appends the placeholder of a new value, bound under `column`'s name.
     pub(crate) fn value(&mut self, column: &'static str, value: Box<dyn BindOnce>) -> &mut Self {
+        let placeholder = self.value_placeholder(column, value);
+        self.sql.push_str(&placeholder);
+        self
+    }
+
+    /// The placeholder of a new value, for text built elsewhere.
+    pub(crate) fn value_placeholder(
+        &mut self,
+        column: &'static str,
+        value: Box<dyn BindOnce>,
+    ) -> String {
         self.values.push((column, value));
         let n = self.values.len() - 1;
-        self.param(Param::Value(n))
+        self.plan.param(Param::Value(n))
+    }
+
+    /// The plan, for text built elsewhere that needs placeholders.
+    pub(crate) fn plan(&mut self) -> &mut Plan {
+        &mut self.plan
+    }
+
+    /// Takes the text written so far, leaving the plan and values in place.
+    pub(crate) fn take_sql(&mut self) -> String {
+        std::mem::take(&mut self.sql)
     }
 
     /// Appends formatted text.
@@ -206,11 +227,20 @@ impl Dynamic {
     /// The statement bound for `scope` (none for the library's catalog reads), ready to
     /// send.
     pub(crate) fn bind(self, scope: Option<&TenantScope>) -> Result<(Statement, Args)> {
+        self.bind_with(scope, None)
+    }
+
+    /// The same, with the data values of a write.
+    pub(crate) fn bind_with(
+        self,
+        scope: Option<&TenantScope>,
+        data: Option<Values>,
+    ) -> Result<(Statement, Args)> {
         let (statement, values) = self.finish();
         let args = statement.bind(Input {
             scope,
             key: None,
-            data: None,
+            data,
             values,
         })?;
         Ok((statement, args))

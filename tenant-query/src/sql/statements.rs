@@ -206,12 +206,25 @@ fn insert(meta: &EntityMeta, many: bool) -> Statement {
     plan.finish(sql)
 }
 
-/// `UPDATE` of the data columns a patch sets: per required column the new value or `NULL`
-/// to keep the stored one, per optional column a "set" flag and the value. `updated_at`
-/// moves only when a value does; a new `belongs_to` value must name a live parent of the
-/// scope's tenant, or nothing is updated.
+/// `UPDATE` of the data columns a patch sets, on the scope's live row with the call's key.
 fn update(meta: &EntityMeta) -> Statement {
     let mut plan = Plan::default();
+    let patch = patch_sets(&mut plan, meta);
+    let filter = format!("{}{}", live(meta, Some(TARGET)), patch.guards);
+    modify_with(plan, meta, AuditAction::Update, &patch.sets, &filter, true)
+}
+
+/// The `SET` list of a patch, and the guards its `belongs_to` values must pass.
+pub(crate) struct PatchSets {
+    pub(crate) sets: String,
+    /// ` AND (...)` per relation the patch may change: the new parent must be a live row
+    /// of the scope's tenant, or nothing is updated.
+    pub(crate) guards: String,
+}
+
+/// Per required column the new value or `NULL` to keep the stored one, per optional column
+/// a "set" flag and the value. `updated_at` moves only when a value does.
+pub(crate) fn patch_sets(plan: &mut Plan, meta: &EntityMeta) -> PatchSets {
     let t = Some(TARGET);
     let (mut sets, mut current, mut next, mut guards) =
         (Vec::new(), Vec::new(), Vec::new(), String::new());
@@ -240,7 +253,7 @@ fn update(meta: &EntityMeta) -> Statement {
             let parent = (relation.parent)();
             guards.push_str(&format!(
                 " AND ({unchanged} OR {})",
-                parent_exists(&mut plan, parent, &value)
+                parent_exists(plan, parent, &value)
             ));
         }
         sets.push(format!("{} = {new_value}", ident(c.name)));
@@ -267,15 +280,10 @@ fn update(meta: &EntityMeta) -> Statement {
         // Nothing is writable: the update still locks and returns the row.
         sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
     }
-    let filter = format!("{}{guards}", live(meta, t));
-    modify_with(
-        plan,
-        meta,
-        AuditAction::Update,
-        &sets.join(", "),
-        &filter,
-        true,
-    )
+    PatchSets {
+        sets: sets.join(", "),
+        guards,
+    }
 }
 
 /// An update of one row by key that sets column `target` to `value` (a soft delete or a
@@ -305,10 +313,10 @@ fn modify_with(
 ) -> Statement {
     let t = Some(TARGET);
     let tbl = table(meta.table);
-    let tenant = plan.param(Param::Tenant);
     let filter = format!(
-        "{} = {tenant} AND {} = {}{extra_filter}",
+        "{} = {} AND {} = {}{extra_filter}",
         column(t, meta.tenant),
+        plan.param(Param::Tenant),
         column(t, meta.id),
         plan.param(Param::Key),
     );
@@ -321,31 +329,86 @@ fn modify_with(
         let sql = format!("UPDATE {tbl} AS {TARGET} SET {set} WHERE {filter} RETURNING {returned}");
         return plan.finish(sql);
     }
-    // One UPDATE joined to the locked old row returns old and new values side by side;
-    // the audit record is computed from that single row.
-    let old_values: Vec<String> = meta
-        .columns
-        .iter()
-        .map(|c| format!("{} AS {}", column(Some(OLD), c), alias::old_value(c.index)))
-        .collect();
+    let selection = format!(
+        "SELECT {} FROM {tbl} AS {TARGET} WHERE {filter} FOR UPDATE",
+        column_list(meta, t)
+    );
+    let sql = update_rows(&mut plan, meta, action, set, &selection, returning);
+    plan.finish(sql)
+}
+
+/// `UPDATE <table> AS t SET <set>` of the rows `selection` locks (a `SELECT` of the
+/// entity's columns from the table aliased `t`, `FOR UPDATE`), returning them (or their
+/// ids); audited entities record each row's diff in the same statement, computed from the
+/// old and new values the update returns side by side.
+pub(crate) fn update_rows(
+    plan: &mut Plan,
+    meta: &EntityMeta,
+    action: AuditAction,
+    set: &str,
+    selection: &str,
+    returning: bool,
+) -> String {
+    let t = Some(TARGET);
+    let tbl = table(meta.table);
+    let join = format!(
+        "{} = {} AND {} = {}",
+        column(t, meta.tenant),
+        plan.param(Param::Tenant),
+        column(t, meta.id),
+        column(Some(OLD), meta.id)
+    );
     let output = if returning {
         column_list(meta, None)
     } else {
         ident(meta.id.name)
     };
-    let sql = format!(
-        "WITH {CHANGED} AS (UPDATE {tbl} AS {TARGET} SET {set} \
-         FROM (SELECT {returning_t} FROM {tbl} AS {TARGET} WHERE {filter} FOR UPDATE) AS {OLD} \
-         WHERE {} = {tenant} AND {} = {} RETURNING {returning_t}, {old_values}), \
-         {audit} SELECT {output} FROM {CHANGED}",
+    let update =
+        format!("UPDATE {tbl} AS {TARGET} SET {set} FROM ({selection}) AS {OLD} WHERE {join}");
+    if !meta.audit {
+        return format!("{update} RETURNING {}", column_list(meta, t));
+    }
+    let old_values: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| format!("{} AS {}", column(Some(OLD), c), alias::old_value(c.index)))
+        .collect();
+    format!(
+        "WITH {CHANGED} AS ({update} RETURNING {}, {}), {} SELECT {output} FROM {CHANGED}",
+        column_list(meta, t),
+        old_values.join(", "),
+        record_cte(plan, meta, action, Diff::Changed),
+    )
+}
+
+/// `DELETE` of the rows `selection` locks (see [`update_rows`]), returning them;
+/// audited entities record each row as it was.
+pub(crate) fn remove_rows(
+    plan: &mut Plan,
+    meta: &EntityMeta,
+    action: AuditAction,
+    selection: &str,
+) -> String {
+    let t = Some(TARGET);
+    let write = format!(
+        "DELETE FROM {} AS {TARGET} USING ({selection}) AS {OLD} WHERE {} = {} AND {} = {}",
+        table(meta.table),
         column(t, meta.tenant),
+        plan.param(Param::Tenant),
         column(t, meta.id),
-        column(Some(OLD), meta.id),
-        returning_t = column_list(meta, t),
-        old_values = old_values.join(", "),
-        audit = record_cte(&mut plan, meta, action, Diff::Changed),
+        column(Some(OLD), meta.id)
     );
-    plan.finish(sql)
+    let columns = column_list(meta, None);
+    if meta.audit {
+        let returned = column_list(meta, t);
+        let cte = Diff::Removed.source();
+        format!(
+            "WITH {cte} AS ({write} RETURNING {returned}), {} SELECT {columns} FROM {cte}",
+            record_cte(plan, meta, action, Diff::Removed),
+        )
+    } else {
+        format!("{write} RETURNING {}", column_list(meta, t))
+    }
 }
 
 /// `DELETE` of the scope's row with the call's key, deleted or not; audited entities
