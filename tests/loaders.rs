@@ -8,28 +8,6 @@ use tenant_query::prelude::*;
 use tenant_query::{Loader, Nested};
 use uuid::Uuid;
 
-/// Statements executed so far in this test's database whose text contains `needle`.
-async fn executed(f: &Fixture, needle: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements \
-         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         AND query LIKE '%' || $1 || '%'",
-    )
-    .bind(needle)
-    .fetch_one(f.pool())
-    .await
-    .expect("pg_stat_statements is loaded")
-}
-
-async fn counting_fixture() -> Fixture {
-    let f = Fixture::new().await;
-    f.test_db
-        .execute_script("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .await
-        .unwrap();
-    f
-}
-
 const FROM_PROJECTS: &str = "FROM \"projects\"";
 const FROM_TASKS: &str = "FROM \"tasks\"";
 const FROM_COMMENTS: &str = "FROM \"comments\"";

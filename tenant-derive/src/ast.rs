@@ -77,6 +77,21 @@ impl<'a> Entity<'a> {
         self.fields.iter().filter(|f| f.role().is_none())
     }
 
+    /// The unique keys: per `unique = "..."`, the positions of its fields (validation
+    /// makes every name resolve).
+    pub fn unique_keys(&self) -> Vec<Vec<usize>> {
+        self.attrs
+            .unique
+            .iter()
+            .map(|key| {
+                key.value()
+                    .split(',')
+                    .filter_map(|name| self.fields.iter().position(|f| f.column() == name.trim()))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The SQL table name.
     pub fn table(&self) -> String {
         self.attrs

@@ -12,6 +12,8 @@ pub struct EntityAttrs {
     pub table: Option<LitStr>,
     /// `audit`.
     pub audit: Option<Span>,
+    /// `unique = "column, ..."`, once per unique key (the tenant is always part of it).
+    pub unique: Vec<LitStr>,
 }
 
 /// The part a field plays; at most one per field.
@@ -22,6 +24,7 @@ pub enum Role {
     CreatedAt,
     UpdatedAt,
     SoftDelete,
+    Version,
 }
 
 impl Role {
@@ -32,15 +35,17 @@ impl Role {
             Role::CreatedAt => "created_at",
             Role::UpdatedAt => "updated_at",
             Role::SoftDelete => "soft_delete",
+            Role::Version => "version",
         }
     }
 
-    const ALL: [Role; 5] = [
+    const ALL: [Role; 6] = [
         Role::Id,
         Role::TenantId,
         Role::CreatedAt,
         Role::UpdatedAt,
         Role::SoftDelete,
+        Role::Version,
     ];
 }
 
@@ -76,9 +81,12 @@ pub fn entity(attrs: &[Attribute]) -> syn::Result<EntityAttrs> {
                     errors.push(duplicate(meta.path.span(), "audit"));
                 }
                 out.audit = Some(meta.path.span());
+            } else if meta.path.is_ident("unique") {
+                out.unique.push(meta.value()?.parse()?);
             } else {
                 return Err(meta.error(
-                    "unknown tenant attribute on a struct; expected `table = \"...\"` or `audit`",
+                    "unknown tenant attribute on a struct; expected `table = \"...\"`, `audit` \
+                     or `unique = \"column, ...\"`",
                 ));
             }
             Ok(())
@@ -128,8 +136,8 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
             } else {
                 return Err(meta.error(
                     "unknown tenant attribute on a field; expected one of `id`, `tenant_id`, \
-                     `created_at`, `updated_at`, `soft_delete`, `belongs_to = Parent`, \
-                     `rename = \"column\"`",
+                     `created_at`, `updated_at`, `soft_delete`, `version`, \
+                     `belongs_to = Parent`, `rename = \"column\"`",
                 ));
             }
             Ok(())

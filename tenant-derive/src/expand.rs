@@ -86,10 +86,20 @@ fn patch_struct(entity: &Entity<'_>) -> TokenStream {
         );
         quote!(#[doc = #doc] #vis #name: ::core::option::Option<#ty>)
     });
+    let version = entity.field(Role::Version).map(|f| {
+        let (vis, name, ty) = (f.vis, f.ident, f.ty);
+        let doc = format!(
+            "The `{}` the row had when read: the update applies only if it still has it \
+             (`Error::Conflict` otherwise). `None` skips the check; the version moves \
+             either way when a value changes.",
+            f.column()
+        );
+        quote!(#[doc = #doc] #vis #name: ::core::option::Option<#ty>,)
+    });
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Default)]
-        #vis struct #patch { #(#fields,)* }
+        #vis struct #patch { #(#fields,)* #version }
     }
 }
 
@@ -133,6 +143,7 @@ fn role_tokens(role: Option<Role>) -> TokenStream {
         Some(Role::CreatedAt) => quote!(CreatedAt),
         Some(Role::UpdatedAt) => quote!(UpdatedAt),
         Some(Role::SoftDelete) => quote!(SoftDelete),
+        Some(Role::Version) => quote!(Version),
     };
     let p = private();
     quote!(#p::ColumnRole::#variant)
@@ -172,11 +183,16 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         quote!(&COLUMNS[#i])
     };
     let (id, tenant) = (required(Role::Id), required(Role::TenantId));
-    let (created_at, updated_at, soft_delete) = (
+    let (created_at, updated_at, soft_delete, version) = (
         role(Role::CreatedAt),
         role(Role::UpdatedAt),
         role(Role::SoftDelete),
+        role(Role::Version),
     );
+    let unique_keys = entity
+        .unique_keys()
+        .into_iter()
+        .map(|key| quote!(&[#(&COLUMNS[#key]),*]));
     let relations = entity
         .fields
         .iter()
@@ -201,7 +217,9 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
                 created_at: #created_at,
                 updated_at: #updated_at,
                 soft_delete: #soft_delete,
+                version: #version,
                 relations: &[#(#relations),*],
+                unique_keys: &[#(#unique_keys),*],
                 audit: #audit,
             }
         }
@@ -233,7 +251,13 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
     } else {
         let new_values = entity.data_fields().map(|f| {
             let name = f.ident;
-            set(entity, f, "set", quote!(new.#name))
+            // A parent is noted so that a refused write can say why.
+            let note = f.attrs.belongs_to.as_ref().map(|_| {
+                let index = index_of(entity, f);
+                quote!(values.note_parent(#index, ::core::option::Option::Some(new.#name));)
+            });
+            let set = set(entity, f, "set", quote!(new.#name));
+            quote!(#note #set)
         });
         let batch: Vec<Ident> = entity
             .data_fields()
@@ -258,6 +282,10 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             });
             let set = set(entity, f, method, quote!(patch.#name));
             quote!(#note #set)
+        });
+        let patch_version = entity.field(Role::Version).map(|f| {
+            let name = f.ident;
+            set(entity, f, "set_required_patch", quote!(patch.#name))
         });
         (
             meta(entity),
@@ -284,6 +312,7 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             quote! {
                 let mut values = #p::Values::with_columns(#columns);
                 #(#patch_values)*
+                #patch_version
                 values
             },
         )
@@ -410,6 +439,42 @@ fn inherent(entity: &Entity<'_>, stub: bool) -> TokenStream {
         .filter(|f| f.attrs.belongs_to.is_some())
         .enumerate()
         .map(|(index, f)| relation(entity, f, index, with_deleted, stub));
+    let keys = entity.unique_keys();
+    let key_constants = entity.attrs.unique.iter().zip(&keys).enumerate().map(|(index, (lit, key))| {
+        let names: Vec<String> = key.iter().map(|i| entity.fields[*i].column()).collect();
+        let constant = format_ident!("KEY_{}", names.join("_").to_uppercase(), span = lit.span());
+        let doc = format!(
+            "The unique key `({})` within the tenant, for `insert_or_update` and `insert_or_ignore`.",
+            names.join(", ")
+        );
+        quote!(#[doc = #doc] pub const #constant: ::tenant_query::UniqueKey<Self> = #p::unique_key(#index);)
+    });
+    let upserts = (!keys.is_empty()).then(|| {
+        let upsert = call(quote!(#repo::insert_or_update::<Self>(db, key, new).await));
+        let ignore = call(quote!(#repo::insert_or_ignore::<Self>(db, key, new).await));
+        quote! {
+            /// Inserts `new`, or, when a live row of the scope's tenant already has its
+            /// values for `key`, updates that row to them; one statement, whose audit record
+            /// says which it did.
+            pub async fn insert_or_update<'c>(
+                db: #executor,
+                key: ::tenant_query::UniqueKey<Self>,
+                new: #new,
+            ) -> #result<Self> {
+                #upsert
+            }
+
+            /// Inserts `new` unless a row of the scope's tenant already has its values for
+            /// `key`; `None` when it was left alone.
+            pub async fn insert_or_ignore<'c>(
+                db: #executor,
+                key: ::tenant_query::UniqueKey<Self>,
+                new: #new,
+            ) -> #result<::core::option::Option<Self>> {
+                #ignore
+            }
+        }
+    });
     let find = call(quote!(#repo::find::<Self>(db, id).await));
     let get = call(quote!(#repo::get::<Self>(db, id).await));
     let find_many = call(quote!(#repo::find_many::<Self>(db, ids).await));
@@ -422,6 +487,10 @@ fn inherent(entity: &Entity<'_>, stub: bool) -> TokenStream {
         #[allow(clippy::needless_lifetimes, unused_variables)]
         impl #ident {
             #(#constants)*
+
+            #(#key_constants)*
+
+            #upserts
 
             #[doc = concat!("A query over the live `", #table, "` rows of the scope's tenant.")]
             pub fn query() -> ::tenant_query::Query<Self> {

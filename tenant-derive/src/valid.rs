@@ -29,6 +29,7 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
         )),
     }
     roles(entity, &mut errors);
+    unique_keys(entity, &mut errors);
     let mut columns: HashMap<String, Span> = HashMap::new();
     for field in &entity.fields {
         let column = field.column();
@@ -55,6 +56,7 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
         Role::CreatedAt,
         Role::UpdatedAt,
         Role::SoftDelete,
+        Role::Version,
     ] {
         let mut fields = entity.fields.iter().filter(|f| f.role() == Some(role));
         match fields.next() {
@@ -85,6 +87,7 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
             option_inner(field.ty).is_some_and(is_datetime_utc),
             "`Option<DateTime<Utc>>`",
         ),
+        Some(Role::Version) => (is_named(field.ty, &["i32", "i64"]), "`i32` or `i64`"),
         None if field.attrs.belongs_to.is_some() => (is_uuid(field.ty), "`Uuid`"),
         None => (true, ""),
     };
@@ -154,6 +157,42 @@ fn identifier(name: &str, span: Span, what: &str, errors: &mut Errors) {
     if let Some(problem) = problem {
         errors.push(syn::Error::new(span, problem));
     }
+}
+
+/// Each `unique = "..."` names one or more columns of the entity, each once, without the
+/// tenant (which every key includes).
+fn unique_keys(entity: &Entity<'_>, errors: &mut Errors) {
+    for key in &entity.attrs.unique {
+        let names = key.value();
+        let columns: Vec<&str> = names.split(',').map(str::trim).collect();
+        let mut seen = Vec::new();
+        for column in &columns {
+            let problem = if column.is_empty() {
+                Some(
+                    "a unique key names its columns: `unique = \"name\"` or `unique = \"a, b\"`"
+                        .to_owned(),
+                )
+            } else if seen.contains(column) {
+                Some(format!("`{column}` appears twice in this unique key"))
+            } else {
+                match entity.fields.iter().find(|f| f.column() == *column) {
+                    None => Some(format!("`{column}` is not a column of this entity")),
+                    Some(f) if f.role() == Some(Role::TenantId) => Some(format!(
+                        "`{column}` is the tenant column, which every unique key includes already"
+                    )),
+                    Some(_) => None,
+                }
+            };
+            if let Some(problem) = problem {
+                errors.push(syn::Error::new(key.span(), problem));
+            }
+            seen.push(column);
+        }
+    }
+}
+
+fn is_named(ty: &Type, names: &[&str]) -> bool {
+    last_segment(ty).is_some_and(|s| names.iter().any(|n| s.ident == n) && s.arguments.is_none())
 }
 
 fn is_uuid(ty: &Type) -> bool {

@@ -94,3 +94,33 @@ pub trait Generated {
 /// let _ = Event::query().with_deleted();
 /// ```
 pub trait SoftDelete: TenantEntity {}
+
+/// A unique key of entity `E`, declared with `#[tenant(unique = "column, ...")]` and
+/// generated as a constant (`Project::KEY_NAME`); the tenant is always part of it.
+pub struct UniqueKey<E> {
+    pub(crate) index: usize,
+    entity: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for UniqueKey<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for UniqueKey<E> {}
+
+impl<E> std::fmt::Debug for UniqueKey<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("UniqueKey").field(&self.index).finish()
+    }
+}
+
+/// Builds unique-key constants for the derive.
+#[doc(hidden)]
+pub const fn unique_key<E>(index: usize) -> UniqueKey<E> {
+    UniqueKey {
+        index,
+        entity: std::marker::PhantomData,
+    }
+}

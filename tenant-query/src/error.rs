@@ -45,14 +45,20 @@ pub enum Error {
         /// The table that was queried.
         entity: &'static str,
     },
-    /// A unique or exclusion constraint rejected the write; nothing was written.
-    #[error("conflict on constraint `{}`", constraint.as_deref().unwrap_or("<unnamed>"))]
+    /// The write conflicts with another: a unique or exclusion constraint rejected it, or
+    /// the row's version is no longer the one the patch expected (optimistic locking), or
+    /// an upsert's key belongs to a deleted row. Nothing was written.
+    #[error("conflict in `{}`{}", entity.as_deref().unwrap_or("<unknown table>"),
+        constraint.as_deref().map(|c| format!(" on constraint `{c}`")).unwrap_or_default())]
     Conflict {
-        /// The name of the violated constraint, as PostgreSQL reports it.
+        /// The table written, when known.
+        entity: Option<String>,
+        /// The name of the violated constraint, as PostgreSQL reports it; `None` for a
+        /// stale version.
         constraint: Option<String>,
-        /// The database's own error.
+        /// The database's own error, when it raised one.
         #[source]
-        source: Arc<sqlx::Error>,
+        source: Option<Arc<sqlx::Error>>,
     },
     /// A `belongs_to` value names no live parent row of the scope's tenant (it does not
     /// exist, is deleted, or belongs to another tenant: the three are not told apart), or a
@@ -107,22 +113,26 @@ const EXCLUSION_VIOLATION: &str = "23P01";
 impl From<sqlx::Error> for Error {
     /// The single mapping from driver errors to library errors.
     fn from(error: sqlx::Error) -> Self {
-        let (kind, code, constraint) = match &error {
+        let (kind, code, constraint, table) = match &error {
             sqlx::Error::Database(db) => (
                 Some(db.kind()),
                 db.code().map(Cow::into_owned),
                 db.constraint().map(str::to_owned),
+                db.table().map(str::to_owned),
             ),
-            _ => (None, None, None),
+            _ => (None, None, None, None),
         };
+        let exclusion = code.as_deref() == Some(EXCLUSION_VIOLATION);
         match kind {
             Some(ErrorKind::UniqueViolation) => Error::Conflict {
+                entity: table,
                 constraint,
-                source: Arc::new(error),
+                source: Some(Arc::new(error)),
             },
-            _ if code.as_deref() == Some(EXCLUSION_VIOLATION) => Error::Conflict {
+            _ if exclusion => Error::Conflict {
+                entity: table,
                 constraint,
-                source: Arc::new(error),
+                source: Some(Arc::new(error)),
             },
             Some(ErrorKind::ForeignKeyViolation) => Error::ForeignKey { constraint },
             _ => Error::Database(Arc::new(error)),
@@ -131,6 +141,15 @@ impl From<sqlx::Error> for Error {
 }
 
 impl Error {
+    /// A conflict the library found itself (a stale version, a key held by a deleted row).
+    pub(crate) fn conflict(entity: &str) -> Self {
+        Error::Conflict {
+            entity: Some(entity.to_owned()),
+            constraint: None,
+            source: None,
+        }
+    }
+
     /// An [`Error::InvalidInput`] for `column`.
     pub fn invalid_input(
         column: impl Into<Cow<'static, str>>,
@@ -145,7 +164,11 @@ impl Error {
     /// The SQLSTATE code PostgreSQL reported, if the error came from the server.
     pub fn sqlstate(&self) -> Option<String> {
         let source = match self {
-            Error::Conflict { source, .. } | Error::Database(source) => source,
+            Error::Conflict {
+                source: Some(source),
+                ..
+            }
+            | Error::Database(source) => source,
             _ => return None,
         };
         match &**source {

@@ -48,6 +48,7 @@
 #![deny(missing_docs)]
 
 mod action;
+mod aggregate;
 mod audit;
 mod backend;
 mod db;
@@ -73,9 +74,10 @@ mod value;
 pub mod testing;
 
 pub use action::AuditAction;
+pub use aggregate::{Averageable, Decoded, Grouped, Nullability, Summable};
 pub use audit::{AuditQuery, AuditRecord};
 pub use db::{CrossTenant, TenantDb};
-pub use entity::{SoftDelete, TenantEntity};
+pub use entity::{SoftDelete, TenantEntity, UniqueKey};
 pub use error::{Error, Result};
 pub use filter::{Column, Filter, IntoValue, NotNull, Nullable, Order};
 pub use handle::{Scoped, ScopedDb, ScopedTransaction, TenantExecutor};
@@ -110,7 +112,7 @@ pub mod prelude {
 /// one version of the derive never links against another version of the runtime.
 #[doc(hidden)]
 pub mod __private_v0_1 {
-    pub use crate::entity::Generated;
+    pub use crate::entity::{Generated, unique_key};
     pub use crate::filter::column;
     pub use crate::loader::LoaderSource;
     pub use crate::meta::{ColumnMeta, ColumnRole, EntityMeta, RelationMeta};

@@ -15,6 +15,8 @@ pub enum ColumnRole {
     UpdatedAt,
     /// `NULL` while the row is live, the deletion time once soft-deleted.
     SoftDelete,
+    /// An integer set to 1 on insert and incremented by every update that changes a value.
+    Version,
     /// An ordinary column, written through `New…` and `…Patch`.
     Data,
 }
@@ -62,8 +64,12 @@ pub struct EntityMeta {
     pub updated_at: Option<&'static ColumnMeta>,
     /// The soft-delete column, for entities that soft-delete.
     pub soft_delete: Option<&'static ColumnMeta>,
+    /// The optimistic-locking version column.
+    pub version: Option<&'static ColumnMeta>,
     /// The `belongs_to` relations, in declaration order.
     pub relations: &'static [RelationMeta],
+    /// The unique keys declared with `unique = "..."` (the tenant is implied in each).
+    pub unique_keys: &'static [&'static [&'static ColumnMeta]],
     /// Whether writes leave audit records.
     pub audit: bool,
 }
@@ -88,7 +94,9 @@ impl EntityMeta {
         created_at: None,
         updated_at: None,
         soft_delete: None,
+        version: None,
         relations: &[],
+        unique_keys: &[],
         audit: false,
     };
 

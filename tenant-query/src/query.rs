@@ -39,7 +39,7 @@ use crate::value::{Args, SqlValue};
 /// ```
 #[must_use = "a query does nothing until `all`, `first`, `one`, `optional`, `count` or `exists` runs it"]
 pub struct Query<E> {
-    parts: SelectParts,
+    pub(crate) parts: SelectParts,
     entity: PhantomData<fn() -> E>,
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::entity::{SoftDelete, TenantEntity};
+use crate::entity::{SoftDelete, TenantEntity, UniqueKey};
 use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::handle::{Scoped, TenantExecutor};
@@ -114,14 +114,69 @@ pub async fn update<'c, E: TenantEntity>(
     let values = E::patch_values(patch);
     let parents = values.parents();
     let input = Input::key(db.scope, id).with_data(values);
-    match row(db.reborrow(), &E::statements().update, input).await? {
-        Some(updated) => Ok(updated),
-        // Tell a refused parent from a missing row; this read runs only on failure.
+    if let Some(updated) = row(db.reborrow(), &E::statements().update, input).await? {
+        return Ok(updated);
+    }
+    // Tell a refused parent or a stale version from a missing row; these reads run only
+    // on failure.
+    if parent_missing(db.reborrow(), E::meta(), &parents).await? {
+        return Err(Error::ForeignKey { constraint: None });
+    }
+    if E::META.version.is_some() && find::<E>(db, id).await?.is_some() {
+        return Err(Error::conflict(E::META.table));
+    }
+    Err(not_found::<E>())
+}
+
+/// Inserts `new`, or updates the live row of the scope's tenant with its values for
+/// unique key `key`; one statement, audited as an insert or an update.
+pub async fn insert_or_update<'c, E: TenantEntity>(
+    db: impl TenantExecutor<'c>,
+    key: UniqueKey<E>,
+    new: E::New,
+) -> Result<E> {
+    let mut db = db.into_scoped();
+    let statement = upsert_statement::<E>(&E::statements().insert_or_update, key)?;
+    let values = E::new_values(new);
+    let parents = values.parents();
+    let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
+    match row(db.reborrow(), statement, input).await? {
+        Some(row) => Ok(row),
         None if parent_missing(db, E::meta(), &parents).await? => {
             Err(Error::ForeignKey { constraint: None })
         }
-        None => Err(not_found::<E>()),
+        // The key is held by a row the update may not touch: a soft-deleted one.
+        None => Err(Error::conflict(E::META.table)),
     }
+}
+
+/// Inserts `new` unless a row of the scope's tenant has its values for unique key `key`.
+pub async fn insert_or_ignore<'c, E: TenantEntity>(
+    db: impl TenantExecutor<'c>,
+    key: UniqueKey<E>,
+    new: E::New,
+) -> Result<Option<E>> {
+    let mut db = db.into_scoped();
+    let statement = upsert_statement::<E>(&E::statements().insert_or_ignore, key)?;
+    let values = E::new_values(new);
+    let parents = values.parents();
+    let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
+    match row(db.reborrow(), statement, input).await? {
+        Some(row) => Ok(Some(row)),
+        None if parent_missing(db, E::meta(), &parents).await? => {
+            Err(Error::ForeignKey { constraint: None })
+        }
+        None => Ok(None),
+    }
+}
+
+fn upsert_statement<E: TenantEntity>(
+    statements: &'static [Statement],
+    key: UniqueKey<E>,
+) -> Result<&'static Statement> {
+    statements
+        .get(key.index)
+        .ok_or_else(|| Error::Configuration("the entity has no such unique key".into()))
 }
 
 /// Whether any of `parents` (a `belongs_to` column's position, the parent id a write

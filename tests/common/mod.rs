@@ -174,6 +174,30 @@ impl Fixture {
     }
 }
 
+/// How many times PostgreSQL executed statements whose text contains `needle`, in this
+/// test's database (from `pg_stat_statements`).
+pub async fn executed(f: &Fixture, needle: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND query LIKE '%' || $1 || '%'",
+    )
+    .bind(needle)
+    .fetch_one(f.pool())
+    .await
+    .expect("pg_stat_statements is loaded")
+}
+
+/// A fixture whose statements can be counted with [`executed`].
+pub async fn counting_fixture() -> Fixture {
+    let f = Fixture::new().await;
+    f.test_db
+        .execute_script("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .unwrap();
+    f
+}
+
 pub fn new_project(name: &str) -> NewProject {
     NewProject {
         name: name.into(),

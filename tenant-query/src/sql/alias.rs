@@ -29,6 +29,10 @@ pub(crate) const INSERTED: &str = "new_rows";
 pub(crate) const REMOVED: &str = "old_rows";
 /// The CTE of updated rows, old values beside new ones.
 pub(crate) const CHANGED: &str = "changed";
+/// The CTE of the row an upsert found, locked, with its old values.
+pub(crate) const EXISTING: &str = "existing";
+/// The CTE of the row an upsert inserted or updated.
+pub(crate) const UPSERTED: &str = "upserted";
 /// The CTE that writes the audit records.
 pub(crate) const AUDIT: &str = "audit";
 
@@ -41,4 +45,9 @@ pub(crate) fn old_value(index: usize) -> String {
 /// The quoted name of array number `index` of a batch insert's `UNNEST`.
 pub(crate) fn batch_column(index: usize) -> String {
     ident(&format!("c{index}"))
+}
+
+/// The quoted output name of an upsert's "was this an insert" flag.
+pub(crate) fn inserted() -> String {
+    ident(" inserted")
 }

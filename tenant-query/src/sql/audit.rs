@@ -97,6 +97,11 @@ impl Diff {
         if !matches!(self, Diff::Changed) {
             return String::new();
         }
+        format!(" WHERE {}", self.changed(meta, row))
+    }
+
+    /// Whether any reported column differs between the old and new values of `row`.
+    fn changed(self, meta: &EntityMeta, row: &str) -> String {
         let (old, new): (Vec<String>, Vec<String>) = self
             .reported(meta)
             .map(|c| {
@@ -107,7 +112,7 @@ impl Diff {
             })
             .unzip();
         format!(
-            " WHERE ROW({}) IS DISTINCT FROM ROW({})",
+            "ROW({}) IS DISTINCT FROM ROW({})",
             old.join(", "),
             new.join(", ")
         )
@@ -143,6 +148,33 @@ pub(crate) fn record_cte(
         diff.expression(meta, row),
         plan.param(Param::Actor),
         diff.condition(meta, row),
+    )
+}
+
+/// The audit CTE of an upsert: per row of the upserted CTE, an insert record (every
+/// column) or an update record (the columns that changed from the locked existing row),
+/// as the row's `inserted` flag says; an update that changed nothing records nothing.
+pub(crate) fn record_upsert_cte(plan: &mut Plan, meta: &EntityMeta) -> String {
+    let row = alias::ROW;
+    let inserted = format!("{row}.{}", alias::inserted());
+    format!(
+        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} (tenant_id, entity, entity_id, action, changes, actor) \
+         SELECT {}, {}, {}, CASE WHEN {inserted} THEN {} ELSE {} END, \
+         CASE WHEN {inserted} THEN {} ELSE {} END, {} \
+         FROM (SELECT * FROM {} LEFT JOIN {} ON true) AS {row} \
+         WHERE {inserted} OR ({}))",
+        alias::AUDIT,
+        plan.param(Param::Tenant),
+        literal(meta.table),
+        column(Some(row), meta.id),
+        literal(AuditAction::Insert.as_str()),
+        literal(AuditAction::Update.as_str()),
+        Diff::Created.expression(meta, row),
+        Diff::Changed.expression(meta, row),
+        plan.param(Param::Actor),
+        alias::UPSERTED,
+        alias::EXISTING,
+        Diff::Changed.changed(meta, row),
     )
 }
 

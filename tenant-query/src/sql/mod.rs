@@ -5,6 +5,7 @@
 //! tenant column of every table it touches, so a tenant-distributed PostgreSQL can route
 //! it to one node.
 
+mod aggregate;
 pub(crate) mod alias;
 mod audit;
 pub(crate) mod plan;
@@ -13,6 +14,7 @@ mod select;
 mod statements;
 mod write;
 
+pub(crate) use aggregate::{Aggregate, render_aggregate, render_latest};
 pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
 pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};

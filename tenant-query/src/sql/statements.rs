@@ -2,7 +2,8 @@
 //! each with its parameter plan.
 
 use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
-use super::audit::{Diff, record_cte};
+use super::alias::{EXISTING, UPSERTED};
+use super::audit::{Diff, record_cte, record_upsert_cte};
 use super::plan::{Param, Plan, Statement};
 use super::{column, column_list, ident, live, parent_exists, table};
 use crate::action::AuditAction;
@@ -27,6 +28,10 @@ pub struct Statements {
     pub(crate) load_by: Vec<Statement>,
     /// The same, soft-deleted children included.
     pub(crate) load_by_with_deleted: Vec<Statement>,
+    /// Per unique key, in declaration order: insert, or update the live row with the key.
+    pub(crate) insert_or_update: Vec<Statement>,
+    /// Per unique key: insert unless a row has the key.
+    pub(crate) insert_or_ignore: Vec<Statement>,
 }
 
 impl Statements {
@@ -71,6 +76,16 @@ impl Statements {
                 .relations
                 .iter()
                 .map(|r| by_key(meta, "= ANY", Some(r.column), false))
+                .collect(),
+            insert_or_update: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, true))
+                .collect(),
+            insert_or_ignore: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, false))
                 .collect(),
         }
     }
@@ -130,10 +145,35 @@ fn audited(
 /// inserted.
 fn insert(meta: &EntityMeta, many: bool) -> Statement {
     let mut plan = Plan::default();
+    let write = insert_write(&mut plan, meta, many, "", Vec::new());
+    let columns = column_list(meta, None);
+    let sql = if meta.audit {
+        audited(
+            &mut plan,
+            meta,
+            write,
+            AuditAction::Insert,
+            Diff::Created,
+            &columns,
+        )
+    } else {
+        format!("{write} RETURNING {columns}")
+    };
+    plan.finish(sql)
+}
+
+/// The `INSERT` itself, without `RETURNING`; `into_alias` names the table (` AS t`) for
+/// an `ON CONFLICT` that refers to it.
+fn insert_write(
+    plan: &mut Plan,
+    meta: &EntityMeta,
+    many: bool,
+    into_alias: &str,
+    mut guards: Vec<String>,
+) -> String {
     let mut targets = Vec::new();
     let mut values = Vec::new();
     let mut arrays = Vec::new();
-    let mut guards = Vec::new();
     for column in meta.columns {
         let param = match column.role {
             ColumnRole::TenantId => Some(Param::Tenant),
@@ -142,10 +182,11 @@ fn insert(meta: &EntityMeta, many: bool) -> Statement {
                 index: column.index,
                 column: column.name,
             }),
-            ColumnRole::CreatedAt | ColumnRole::UpdatedAt => None,
+            ColumnRole::CreatedAt | ColumnRole::UpdatedAt | ColumnRole::Version => None,
             ColumnRole::SoftDelete => continue,
         };
         let value = match param {
+            None if column.role == ColumnRole::Version => "1".to_owned(),
             None => "now()".to_owned(),
             Some(Param::Tenant) => plan.param(Param::Tenant),
             Some(param) if many => {
@@ -164,17 +205,17 @@ fn insert(meta: &EntityMeta, many: bool) -> Statement {
                 });
                 format!(
                     "NOT EXISTS (SELECT 1 FROM UNNEST({keys}) AS {KEYS}({KEY}) WHERE NOT {})",
-                    parent_exists(&mut plan, parent, &format!("{KEYS}.{KEY}"))
+                    parent_exists(plan, parent, &format!("{KEYS}.{KEY}"))
                 )
             } else {
-                parent_exists(&mut plan, parent, &value)
+                parent_exists(plan, parent, &value)
             });
         }
         targets.push(ident(column.name));
         values.push(value);
     }
     let mut write = format!(
-        "INSERT INTO {} ({}) SELECT {}",
+        "INSERT INTO {}{into_alias} ({}) SELECT {}",
         table(meta.table),
         targets.join(", "),
         values.join(", "),
@@ -190,19 +231,112 @@ fn insert(meta: &EntityMeta, many: bool) -> Statement {
     if !guards.is_empty() {
         write.push_str(&format!(" WHERE {}", guards.join(" AND ")));
     }
-    let columns = column_list(meta, None);
-    let sql = if meta.audit {
-        audited(
-            &mut plan,
-            meta,
-            write,
-            AuditAction::Insert,
-            Diff::Created,
-            &columns,
-        )
+    write
+}
+
+/// `INSERT ... ON CONFLICT` on the tenant and `key`, against live rows (so a partial unique
+/// index `WHERE <soft delete> IS NULL` is the arbiter): with `update`, `DO UPDATE` of every
+/// data column to the new values, else `DO NOTHING`. Audited entities lock the existing
+/// row first, so the record says whether the statement inserted or updated, with the
+/// diff of what changed.
+fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
+    let mut plan = Plan::default();
+    let t = Some(TARGET);
+    // Audited, the existing row is read (and locked) before the insert runs: referring to
+    // it in the insert's condition evaluates it first. Read after, a row the statement
+    // itself updated would be skipped by the lock.
+    let before = if update && meta.audit {
+        vec![format!("(SELECT count(*) FROM {EXISTING}) >= 0")]
     } else {
-        format!("{write} RETURNING {columns}")
+        Vec::new()
     };
+    let write = insert_write(&mut plan, meta, false, &format!(" AS {TARGET}"), before);
+    let mut target: Vec<String> = vec![ident(meta.tenant.name)];
+    target.extend(key.iter().map(|c| ident(c.name)));
+    let arbiter = match meta.soft_delete {
+        Some(sd) => format!("({}) WHERE {} IS NULL", target.join(", "), ident(sd.name)),
+        None => format!("({})", target.join(", ")),
+    };
+    let columns = column_list(meta, None);
+    if !update {
+        let write = format!("{write} ON CONFLICT {arbiter} DO NOTHING");
+        let sql = if meta.audit {
+            audited(
+                &mut plan,
+                meta,
+                write,
+                AuditAction::Insert,
+                Diff::Created,
+                &columns,
+            )
+        } else {
+            format!("{write} RETURNING {columns}")
+        };
+        return plan.finish(sql);
+    }
+    let (mut sets, mut current, mut next) = (Vec::new(), Vec::new(), Vec::new());
+    for c in meta.data_columns() {
+        let excluded = format!("EXCLUDED.{}", ident(c.name));
+        sets.push(format!("{} = {excluded}", ident(c.name)));
+        current.push(column(t, c));
+        next.push(excluded);
+    }
+    let touched = if next.is_empty() {
+        "false".to_owned()
+    } else {
+        format!(
+            "ROW({}) IS DISTINCT FROM ROW({})",
+            next.join(", "),
+            current.join(", ")
+        )
+    };
+    sets.extend(moved_on_change(meta, &touched));
+    if sets.is_empty() {
+        sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
+    }
+    let condition = format!(
+        "{} = {}{}",
+        column(t, meta.tenant),
+        plan.param(Param::Tenant),
+        live(meta, t)
+    );
+    let write = format!(
+        "{write} ON CONFLICT {arbiter} DO UPDATE SET {} WHERE {condition}",
+        sets.join(", ")
+    );
+    if !meta.audit {
+        return plan.finish(format!("{write} RETURNING {}", column_list(meta, t)));
+    }
+    // The existing row, locked before the insert tries; its values become the diff's
+    // "from" when the insert turns into an update.
+    let key_match: Vec<String> = key
+        .iter()
+        .map(|c| {
+            let value = plan.param(Param::Data {
+                index: c.index,
+                column: c.name,
+            });
+            format!(" AND {} = {value}", column(t, c))
+        })
+        .collect();
+    let old_values: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| format!("{} AS {}", column(t, c), alias::old_value(c.index)))
+        .collect();
+    let existing = format!(
+        "SELECT {} FROM {} AS {TARGET} WHERE {condition}{} FOR UPDATE",
+        old_values.join(", "),
+        table(meta.table),
+        key_match.join(""),
+    );
+    let sql = format!(
+        "WITH {EXISTING} AS ({existing}), {UPSERTED} AS ({write} RETURNING {}, ({TARGET}.xmax = 0) AS {}), {} \
+         SELECT {columns} FROM {UPSERTED}",
+        column_list(meta, t),
+        alias::inserted(),
+        record_upsert_cte(&mut plan, meta),
+    );
     plan.finish(sql)
 }
 
@@ -260,20 +394,25 @@ pub(crate) fn patch_sets(plan: &mut Plan, meta: &EntityMeta) -> PatchSets {
         current.push(stored);
         next.push(new_value);
     }
-    if let Some(updated_at) = meta.updated_at {
-        let touched = if next.is_empty() {
-            "false".to_owned()
-        } else {
-            format!(
-                "ROW({}) IS DISTINCT FROM ROW({})",
-                next.join(", "),
-                current.join(", ")
-            )
-        };
-        sets.push(format!(
-            "{} = CASE WHEN {touched} THEN now() ELSE {} END",
-            ident(updated_at.name),
-            column(t, updated_at)
+    let touched = if next.is_empty() {
+        "false".to_owned()
+    } else {
+        format!(
+            "ROW({}) IS DISTINCT FROM ROW({})",
+            next.join(", "),
+            current.join(", ")
+        )
+    };
+    sets.extend(moved_on_change(meta, &touched));
+    if let Some(version) = meta.version {
+        // The version the caller read, if given, must still be the row's.
+        let expected = plan.param(Param::Data {
+            index: version.index,
+            column: version.name,
+        });
+        guards.push_str(&format!(
+            " AND ({expected} IS NULL OR {} = {expected})",
+            column(t, version)
         ));
     }
     if sets.is_empty() {
@@ -284,6 +423,28 @@ pub(crate) fn patch_sets(plan: &mut Plan, meta: &EntityMeta) -> PatchSets {
         sets: sets.join(", "),
         guards,
     }
+}
+
+/// The columns that move when an update changes a value (`touched`): `updated_at` to
+/// `now()`, the version up by one.
+fn moved_on_change(meta: &EntityMeta, touched: &str) -> Vec<String> {
+    let t = Some(TARGET);
+    let mut sets = Vec::new();
+    if let Some(updated_at) = meta.updated_at {
+        sets.push(format!(
+            "{} = CASE WHEN {touched} THEN now() ELSE {} END",
+            ident(updated_at.name),
+            column(t, updated_at)
+        ));
+    }
+    if let Some(version) = meta.version {
+        sets.push(format!(
+            "{} = CASE WHEN {touched} THEN {v} + 1 ELSE {v} END",
+            ident(version.name),
+            v = column(t, version)
+        ));
+    }
+    sets
 }
 
 /// An update of one row by key that sets column `target` to `value` (a soft delete or a
