@@ -69,6 +69,30 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The set-based write target: 10 buckets of 1000 rows per tenant, audited.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "entries", audit)]
+pub struct Entry {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub bucket: i32,
+    pub amount: i64,
+}
+
+/// The upsert target: one row per tenant and key, audited.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "settings", audit, unique = "key")]
+pub struct Setting {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub key: String,
+    pub value: String,
+}
+
 const SCHEMA_AND_SEED: &str = r#"
 CREATE TABLE projects (
     id uuid NOT NULL, org_id uuid NOT NULL, name text NOT NULL, status text NOT NULL,
@@ -90,6 +114,25 @@ CREATE TABLE accounts (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (org_id, id)
 );
+
+CREATE TABLE entries (
+    id uuid NOT NULL, org_id uuid NOT NULL, bucket integer NOT NULL, amount bigint NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+CREATE INDEX entries_bucket_idx ON entries (org_id, bucket);
+CREATE TABLE settings (
+    id uuid NOT NULL, org_id uuid NOT NULL, key text NOT NULL, value text NOT NULL,
+    PRIMARY KEY (org_id, id),
+    UNIQUE (org_id, key)
+);
+INSERT INTO entries
+SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid,
+       (i / 10) % 10, 0
+FROM generate_series(1, 100000) AS i;
+INSERT INTO settings
+SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid,
+       'key ' || (i / 10), 'initial'
+FROM generate_series(0, 9999) AS i;
 
 -- 100k parents over 10 tenants, 10 children each, about 2% of both soft-deleted.
 INSERT INTO projects
@@ -395,6 +438,158 @@ pub mod raw {
         .await
         .unwrap();
         tx.commit().await.unwrap();
+        row
+    }
+
+    /// The best hand-written audited update: one statement whose CTEs lock the old row,
+    /// write the new one and record the change (written knowing only `balance` changes).
+    pub async fn update_balance_one_statement(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        actor: Uuid,
+        id: Uuid,
+        balance: i64,
+    ) -> Account {
+        sqlx::query_as(
+            "WITH old AS (SELECT id, balance FROM accounts WHERE org_id = $1 AND id = $2 FOR UPDATE), \
+             new AS (UPDATE accounts AS a SET balance = $3, \
+                 updated_at = CASE WHEN a.balance IS DISTINCT FROM $3 THEN now() ELSE a.updated_at END \
+                 FROM old WHERE a.org_id = $1 AND a.id = old.id \
+                 RETURNING a.id, a.org_id, a.name, a.balance, a.updated_at, old.balance AS old_balance), \
+             audit AS (INSERT INTO tenant_audit_log (tenant_id, entity, entity_id, action, changes, actor) \
+                 SELECT $1, 'accounts', id, 'update', \
+                 jsonb_build_object('balance', jsonb_build_object('from', old_balance, 'to', balance)), $4 \
+                 FROM new WHERE old_balance IS DISTINCT FROM balance) \
+             SELECT id, org_id, name, balance, updated_at FROM new",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(balance)
+        .bind(actor)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    // Decoded in full like the library's rows; the benchmarks only time that.
+    #[allow(dead_code)]
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct Entry {
+        pub id: Uuid,
+        pub org_id: Uuid,
+        pub bucket: i32,
+        pub amount: i64,
+    }
+
+    /// A set-based audited update by hand: one statement, one record per changed row.
+    pub async fn update_bucket(pool: &sqlx::PgPool, tenant: Uuid, actor: Uuid, bucket: i32, amount: i64) -> Vec<Entry> {
+        sqlx::query_as(
+            "WITH old AS (SELECT id, amount FROM entries WHERE org_id = $1 AND bucket = $2 FOR UPDATE), \
+             new AS (UPDATE entries AS e SET amount = $3 FROM old WHERE e.org_id = $1 AND e.id = old.id \
+                 RETURNING e.id, e.org_id, e.bucket, e.amount, old.amount AS old_amount), \
+             audit AS (INSERT INTO tenant_audit_log (tenant_id, entity, entity_id, action, changes, actor) \
+                 SELECT $1, 'entries', id, 'update', \
+                 jsonb_build_object('amount', jsonb_build_object('from', old_amount, 'to', amount)), $4 \
+                 FROM new WHERE old_amount IS DISTINCT FROM amount) \
+             SELECT id, org_id, bucket, amount FROM new",
+        )
+        .bind(tenant)
+        .bind(bucket)
+        .bind(amount)
+        .bind(actor)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    // Decoded in full like the library's rows; the benchmarks only time that.
+    #[allow(dead_code)]
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct Setting {
+        pub id: Uuid,
+        pub org_id: Uuid,
+        pub key: String,
+        pub value: String,
+    }
+
+    /// An audited upsert by hand: one statement that locks the existing row, inserts or
+    /// updates, and records which it did with the diff.
+    pub async fn upsert_setting(pool: &sqlx::PgPool, tenant: Uuid, actor: Uuid, key: &str, value: &str) -> Setting {
+        sqlx::query_as(
+            "WITH old AS (SELECT id, value FROM settings WHERE org_id = $1 AND key = $2 FOR UPDATE), \
+             up AS (INSERT INTO settings AS s (id, org_id, key, value) SELECT $3, $1, $2, $4 \
+                 WHERE (SELECT count(*) FROM old) >= 0 \
+                 ON CONFLICT (org_id, key) DO UPDATE SET value = EXCLUDED.value WHERE s.org_id = $1 \
+                 RETURNING s.id, s.org_id, s.key, s.value, (s.xmax = 0) AS inserted), \
+             audit AS (INSERT INTO tenant_audit_log (tenant_id, entity, entity_id, action, changes, actor) \
+                 SELECT $1, 'settings', up.id, CASE WHEN inserted THEN 'insert' ELSE 'update' END, \
+                 CASE WHEN inserted THEN jsonb_build_object('id', jsonb_build_object('from', NULL, 'to', up.id), \
+                     'org_id', jsonb_build_object('from', NULL, 'to', up.org_id), \
+                     'key', jsonb_build_object('from', NULL, 'to', up.key), \
+                     'value', jsonb_build_object('from', NULL, 'to', up.value)) \
+                 ELSE jsonb_build_object('value', jsonb_build_object('from', old.value, 'to', up.value)) END, $5 \
+                 FROM up LEFT JOIN old ON true WHERE inserted OR old.value IS DISTINCT FROM up.value) \
+             SELECT id, org_id, key, value FROM up",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(Uuid::now_v7())
+        .bind(value)
+        .bind(actor)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    /// Projects per status.
+    pub async fn count_by_status(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<(String, i64)> {
+        sqlx::query_as(
+            "SELECT status, count(*) FROM projects WHERE org_id = $1 AND deleted_at IS NULL \
+             GROUP BY status ORDER BY status",
+        )
+        .bind(tenant)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    /// The first 100 live tasks of live archived projects.
+    pub async fn tasks_of_archived(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<Task> {
+        sqlx::query_as(
+            "SELECT t.id, t.org_id, t.project_id, t.title, t.done, t.deleted_at FROM tasks AS t \
+             WHERE t.org_id = $1 AND t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM projects AS p \
+                 WHERE p.org_id = t.org_id AND p.id = t.project_id AND p.org_id = $1 \
+                 AND p.deleted_at IS NULL AND p.status = $2) \
+             ORDER BY t.id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind("archived")
+        .bind(100_i64)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    /// A lookup under RLS in three round trips, as the library makes it: `BEGIN` and the
+    /// setting in one simple query, the query, `COMMIT`.
+    pub async fn find_project_rls_three_round_trips(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid) -> Option<Project> {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)"
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let row = sqlx::query_as(
+            "SELECT id, org_id, name, status, created_at, updated_at, deleted_at FROM projects \
+             WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::raw_sql("COMMIT").execute(&mut *conn).await.unwrap();
         row
     }
 

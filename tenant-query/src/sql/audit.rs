@@ -52,11 +52,17 @@ pub(crate) enum Diff {
 }
 
 impl Diff {
-    /// The columns a diff of `meta` reports.
+    /// The columns a diff of `meta` reports. An update's diff leaves out the columns no
+    /// update changes (the id, the tenant, `created_at`) and `updated_at`, which moves
+    /// with every change: comparing them would only cost time.
     fn reported(self, meta: &EntityMeta) -> impl Iterator<Item = &ColumnMeta> {
-        meta.columns
-            .iter()
-            .filter(move |c| !matches!(self, Diff::Changed) || c.role != ColumnRole::UpdatedAt)
+        meta.columns.iter().filter(move |c| {
+            !matches!(self, Diff::Changed)
+                || !matches!(
+                    c.role,
+                    ColumnRole::Id | ColumnRole::TenantId | ColumnRole::CreatedAt | ColumnRole::UpdatedAt
+                )
+        })
     }
 
     /// The `changes` value of a row aliased `row`: one `jsonb_build_object` per column,
