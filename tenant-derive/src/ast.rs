@@ -72,9 +72,11 @@ impl<'a> Entity<'a> {
         self.fields.iter().find(|f| f.role() == Some(role))
     }
 
-    /// The fields written through `New…` and `…Patch`.
+    /// The fields written through `New…` and `…Patch`: no role, not generated.
     pub fn data_fields(&self) -> impl Iterator<Item = &Field<'a>> {
-        self.fields.iter().filter(|f| f.role().is_none())
+        self.fields
+            .iter()
+            .filter(|f| f.role().is_none() && f.attrs.generated.is_none())
     }
 
     /// The unique keys: per `unique = "..."`, the positions of its fields (validation
@@ -121,6 +123,12 @@ impl Field<'_> {
             .rename
             .as_ref()
             .map_or(self.ident.span(), |r| r.span())
+    }
+
+    /// Whether the field is a `NaiveDateTime` (or an `Option` of one).
+    pub fn is_naive_time(&self) -> bool {
+        let ty = self.option_inner().unwrap_or(self.ty);
+        last_segment(ty).is_some_and(|s| s.ident == "NaiveDateTime")
     }
 
     /// `T` when the field is `Option<T>`.

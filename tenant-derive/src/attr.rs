@@ -58,6 +58,8 @@ pub struct FieldAttrs {
     pub belongs_to: Option<Path>,
     /// `rename = "column"`.
     pub rename: Option<LitStr>,
+    /// `generated`: the database computes the column; it is read, never written.
+    pub generated: Option<Span>,
 }
 
 fn duplicate(span: Span, key: &str) -> syn::Error {
@@ -127,6 +129,11 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     errors.push(duplicate(meta.path.span(), "belongs_to"));
                 }
                 out.belongs_to = Some(parent);
+            } else if meta.path.is_ident("generated") {
+                if out.generated.is_some() {
+                    errors.push(duplicate(meta.path.span(), "generated"));
+                }
+                out.generated = Some(meta.path.span());
             } else if meta.path.is_ident("rename") {
                 let column: LitStr = meta.value()?.parse()?;
                 if out.rename.is_some() {
@@ -137,7 +144,7 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                 return Err(meta.error(
                     "unknown tenant attribute on a field; expected one of `id`, `tenant_id`, \
                      `created_at`, `updated_at`, `soft_delete`, `version`, \
-                     `belongs_to = Parent`, `rename = \"column\"`",
+                     `belongs_to = Parent`, `generated`, `rename = \"column\"`",
                 ));
             }
             Ok(())

@@ -167,8 +167,13 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let column = f.column();
         let role = role_tokens(f.role());
         let nullable = f.option_inner().is_some();
+        let naive = f.role().is_some() && f.is_naive_time();
+        let generated = f.attrs.generated.is_some();
         quote! {
-            #p::ColumnMeta { name: #column, index: #index, role: #role, nullable: #nullable }
+            #p::ColumnMeta {
+                name: #column, index: #index, role: #role, nullable: #nullable,
+                naive: #naive, generated: #generated,
+            }
         }
     });
     let role = |role: Role| {
@@ -254,7 +259,11 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             // A parent is noted so that a refused write can say why.
             let note = f.attrs.belongs_to.as_ref().map(|_| {
                 let index = index_of(entity, f);
-                quote!(values.note_parent(#index, ::core::option::Option::Some(new.#name));)
+                if f.option_inner().is_some() {
+                    quote!(values.note_parent(#index, new.#name);)
+                } else {
+                    quote!(values.note_parent(#index, ::core::option::Option::Some(new.#name));)
+                }
             });
             let set = set(entity, f, "set", quote!(new.#name));
             quote!(#note #set)
@@ -278,7 +287,11 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             // A new parent is noted so that a refused write can say why.
             let note = f.attrs.belongs_to.as_ref().map(|_| {
                 let index = index_of(entity, f);
-                quote!(values.note_parent(#index, patch.#name);)
+                if f.option_inner().is_some() {
+                    quote!(values.note_parent(#index, patch.#name.flatten());)
+                } else {
+                    quote!(values.note_parent(#index, patch.#name);)
+                }
             });
             let set = set(entity, f, method, quote!(patch.#name));
             quote!(#note #set)
@@ -575,22 +588,29 @@ fn relation(
     let result = quote!(::tenant_query::Result);
     let repo = quote!(#p::repo);
     let call = |tokens: TokenStream| if stub { never() } else { tokens };
+    // The parent id of a row: `Some` always for a required relation, maybe `None` for an
+    // optional one.
+    let read_parent = if field.option_inner().is_some() {
+        quote!(|row: &#ident| row.#fk)
+    } else {
+        quote!(|row: &#ident| ::core::option::Option::Some(row.#fk))
+    };
     let load = call(quote! {
-        #repo::load_children::<Self>(db, #index, parent_ids, false, |row: &#ident| row.#fk).await
+        #repo::load_children::<Self>(db, #index, parent_ids, false, #read_parent).await
     });
     let load_with_deleted = call(quote! {
-        #repo::load_children::<Self>(db, #index, parent_ids, true, |row: &#ident| row.#fk).await
+        #repo::load_children::<Self>(db, #index, parent_ids, true, #read_parent).await
     });
     let load_parents = call(quote! {
-        let ids: ::std::vec::Vec<#uuid> = rows.iter().map(|row| row.#fk).collect();
+        let ids: ::std::vec::Vec<#uuid> = rows.iter().filter_map(#read_parent).collect();
         #repo::find_many::<#parent>(db, &ids).await
     });
     let fk_column = field.column();
     let parent_of = if stub {
         let never = never();
-        quote!(|row: &#ident| -> #uuid { #never })
+        quote!(|row: &#ident| -> ::core::option::Option<#uuid> { #never })
     } else {
-        quote!(|row: &#ident| row.#fk)
+        read_parent
     };
     let with_deleted = soft_delete.then(|| {
         quote! {

@@ -82,13 +82,20 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
 fn field_type(field: &Field<'_>, errors: &mut Errors) {
     let expected = match field.role() {
         Some(Role::Id | Role::TenantId) => (is_uuid(field.ty), "`Uuid`"),
-        Some(Role::CreatedAt | Role::UpdatedAt) => (is_datetime_utc(field.ty), "`DateTime<Utc>`"),
+        Some(Role::CreatedAt | Role::UpdatedAt) => (
+            is_datetime_utc(field.ty) || is_named(field.ty, &["NaiveDateTime"]),
+            "`DateTime<Utc>` or `NaiveDateTime`",
+        ),
         Some(Role::SoftDelete) => (
-            option_inner(field.ty).is_some_and(is_datetime_utc),
-            "`Option<DateTime<Utc>>`",
+            option_inner(field.ty)
+                .is_some_and(|t| is_datetime_utc(t) || is_named(t, &["NaiveDateTime"])),
+            "`Option<DateTime<Utc>>` or `Option<NaiveDateTime>`",
         ),
         Some(Role::Version) => (is_named(field.ty, &["i32", "i64"]), "`i32` or `i64`"),
-        None if field.attrs.belongs_to.is_some() => (is_uuid(field.ty), "`Uuid`"),
+        None if field.attrs.belongs_to.is_some() => (
+            is_uuid(field.ty) || option_inner(field.ty).is_some_and(is_uuid),
+            "`Uuid` or `Option<Uuid>`",
+        ),
         None => (true, ""),
     };
     if let (false, expected) = expected {
@@ -97,6 +104,19 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
             field.ty.span(),
             format!("#[tenant({role})] needs a field of type {expected}"),
         ));
+    }
+    if let Some(span) = field.attrs.generated {
+        let clash = match (field.attrs.role, &field.attrs.belongs_to) {
+            (Some((role, _)), _) => Some(role.keyword()),
+            (None, Some(_)) => Some("belongs_to"),
+            (None, None) => None,
+        };
+        if let Some(clash) = clash {
+            errors.push(syn::Error::new(
+                span,
+                format!("a `generated` column is only read; it cannot also be `{clash}`"),
+            ));
+        }
     }
     if let (Some(parent), Some((role, _))) = (&field.attrs.belongs_to, field.attrs.role) {
         errors.push(syn::Error::new(

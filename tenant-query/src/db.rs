@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
+use uuid::Uuid;
 
 use crate::backend::{Backend, Settings};
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
+use crate::exec::Route;
 use crate::handle::{ScopedDb, ScopedTransaction};
 use crate::rls::{self, IsolationCheck};
 use crate::scope::TenantScope;
@@ -178,7 +180,7 @@ impl TenantDb {
         }
         tracing::info!(target: "tenant_query::cross_tenant", reason, "cross-tenant access");
         Ok(CrossTenant {
-            pool: &self.backend.pool,
+            backend: &self.backend,
             reason,
         })
     }
@@ -194,7 +196,7 @@ impl TenantDb {
 /// Unscoped access to the pool, for a stated reason. See [`TenantDb::cross_tenant`].
 #[derive(Debug, Clone, Copy)]
 pub struct CrossTenant<'a> {
-    pool: &'a PgPool,
+    backend: &'a Backend,
     reason: &'static str,
 }
 
@@ -202,11 +204,41 @@ impl<'a> CrossTenant<'a> {
     /// The raw pool: queries on it are not scoped (see [`TenantDb::cross_tenant`] for
     /// what RLS mode changes).
     pub fn pool(&self) -> &'a PgPool {
-        self.pool
+        &self.backend.pool
     }
 
     /// Why this code reaches across tenants.
     pub fn reason(&self) -> &'static str {
         self.reason
+    }
+
+    /// The scope of the tenant that owns the live row `id` of `E`, or `None`: for requests
+    /// that carry only a global id (a webhook, an API token), to find the tenant first and
+    /// make every later call scoped. One lookup by id without a tenant predicate; an id
+    /// found in two tenants is [`Error::NotUnique`].
+    ///
+    /// ```no_run
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "webhooks")]
+    /// # pub struct Webhook { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+    /// # async fn run(db: TenantDb, hook: uuid::Uuid) -> tenant_query::Result<()> {
+    /// let Some(scope) = db.cross_tenant("webhook delivery: find the hook's tenant")?.owner_of::<Webhook>(hook).await? else {
+    ///     return Ok(()); // unknown hook
+    /// };
+    /// let hook = Webhook::get(&db.scope(&scope), hook).await?;
+    /// # let _ = hook; Ok(()) }
+    /// ```
+    pub async fn owner_of<E: TenantEntity>(&self, id: Uuid) -> Result<Option<TenantScope>> {
+        let (statement, args) = sql::render_owner(E::meta(), Box::new(id)).bind(None)?;
+        let owners: Vec<(Uuid,)> = Route::unscoped(self.backend)
+            .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+            .await?;
+        match owners.as_slice() {
+            [] => Ok(None),
+            [(tenant,)] => Ok(Some(TenantScope::new(*tenant))),
+            _ => Err(Error::NotUnique {
+                entity: E::META.table,
+            }),
+        }
     }
 }

@@ -183,13 +183,139 @@ impl<E, T: SqlValue + 'static, N> Column<E, T, N> {
 }
 
 impl<E, N> Column<E, String, N> {
-    /// `column LIKE pattern` (`%` and `_` are wildcards).
-    pub fn like(self, pattern: impl Into<String>) -> Filter<E> {
+    fn matching(self, pattern: String, case_insensitive: bool) -> Filter<E> {
         Filter::new(Expr::Like {
             column: self.name,
-            pattern: Box::new(pattern.into()),
+            pattern: Box::new(pattern),
+            case_insensitive,
         })
     }
+
+    /// `column LIKE pattern`: `%` and `_` are wildcards, `\` escapes them.
+    pub fn like(self, pattern: impl Into<String>) -> Filter<E> {
+        self.matching(pattern.into(), false)
+    }
+
+    /// `column ILIKE pattern`: [`like`](Self::like), ignoring case.
+    pub fn ilike(self, pattern: impl Into<String>) -> Filter<E> {
+        self.matching(pattern.into(), true)
+    }
+
+    /// The text starts with `prefix`, taken literally (`%`, `_` and `\` in it are
+    /// escaped). Served by a `text_pattern_ops` or `C`-collation index.
+    ///
+    /// ```
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "files")]
+    /// # pub struct File { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub path: String }
+    /// // Matches `100%/a` but not `100x/a`.
+    /// let query = File::query().filter(File::PATH.starts_with("100%/"));
+    /// # let _ = query;
+    /// ```
+    pub fn starts_with(self, prefix: &str) -> Filter<E> {
+        self.matching(format!("{}%", escape_like(prefix)), false)
+    }
+
+    /// The text ends with `suffix`, taken literally.
+    pub fn ends_with(self, suffix: &str) -> Filter<E> {
+        self.matching(format!("%{}", escape_like(suffix)), false)
+    }
+
+    /// The text contains `part`, taken literally.
+    pub fn contains(self, part: &str) -> Filter<E> {
+        self.matching(format!("%{}%", escape_like(part)), false)
+    }
+
+    /// The text contains `part`, taken literally, ignoring case.
+    pub fn icontains(self, part: &str) -> Filter<E> {
+        self.matching(format!("%{}%", escape_like(part)), true)
+    }
+}
+
+impl<E, T, N> Column<E, Vec<T>, N>
+where
+    Vec<T>: SqlValue,
+    T: SqlValue + 'static,
+{
+    /// The array holds every one of `values` (`column @> $n`).
+    ///
+    /// ```
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "posts")]
+    /// # pub struct Post { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub tags: Vec<String> }
+    /// let tagged = Post::query().filter(Post::TAGS.contains(["rust", "sql"]).or(Post::TAGS.any_eq("db")));
+    /// # let _ = tagged;
+    /// ```
+    pub fn contains<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
+        let values: Vec<T> = values.into_iter().map(IntoValue::into_value).collect();
+        Filter::new(Expr::Compare {
+            column: self.name,
+            op: CompareOp::Contains,
+            value: Box::new(values),
+        })
+    }
+
+    /// The array shares at least one element with `values` (`column && $n`).
+    pub fn overlaps<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
+        let values: Vec<T> = values.into_iter().map(IntoValue::into_value).collect();
+        Filter::new(Expr::Compare {
+            column: self.name,
+            op: CompareOp::Overlaps,
+            value: Box::new(values),
+        })
+    }
+
+    /// The array has `value` among its elements (`$n = ANY(column)`).
+    pub fn any_eq(self, value: impl IntoValue<T>) -> Filter<E> {
+        Filter::new(Expr::ElementOf {
+            column: self.name,
+            value: Box::new(value.into_value()),
+        })
+    }
+}
+
+impl<E, N> Column<E, serde_json::Value, N> {
+    /// The JSON document contains `value` at its top level (`column @> $n`, `jsonb`).
+    pub fn json_contains(self, value: serde_json::Value) -> Filter<E> {
+        json_contains(self.name, value)
+    }
+}
+
+impl<E, T, N> Column<E, sqlx::types::Json<T>, N> {
+    /// The JSON document contains `value` at its top level (`column @> $n`, `jsonb`).
+    ///
+    /// ```
+    /// # use tenant_query::prelude::*;
+    /// # use sqlx::types::Json;
+    /// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] pub struct Meta { pub plan: String }
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "apps")]
+    /// # pub struct App { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub meta: Json<Meta> }
+    /// let pro = App::query().filter(App::META.json_contains(serde_json::json!({"plan": "pro"})));
+    /// # let _ = pro;
+    /// ```
+    pub fn json_contains(self, value: serde_json::Value) -> Filter<E> {
+        json_contains(self.name, value)
+    }
+}
+
+fn json_contains<E>(column: &'static str, value: serde_json::Value) -> Filter<E> {
+    Filter::new(Expr::Compare {
+        column,
+        op: CompareOp::Contains,
+        value: Box::new(value),
+    })
+}
+
+/// `text` with the `LIKE` wildcards and the escape character escaped.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 impl<E, T> Column<E, T, Nullable> {
@@ -286,10 +412,16 @@ pub(crate) enum Expr {
     Like {
         column: &'static str,
         pattern: Box<dyn BindOnce>,
+        case_insensitive: bool,
     },
     Null {
         column: &'static str,
         negated: bool,
+    },
+    /// `value = ANY(column)`, for an array column.
+    ElementOf {
+        column: &'static str,
+        value: Box<dyn BindOnce>,
     },
     Not(Box<Expr>),
     All(Vec<Expr>),
@@ -326,6 +458,10 @@ pub(crate) enum CompareOp {
     Le,
     Gt,
     Ge,
+    /// `@>`: an array or `jsonb` value contains another.
+    Contains,
+    /// `&&`: two arrays share an element.
+    Overlaps,
 }
 
 impl CompareOp {
@@ -337,6 +473,8 @@ impl CompareOp {
             CompareOp::Le => "<=",
             CompareOp::Gt => ">",
             CompareOp::Ge => ">=",
+            CompareOp::Contains => "@>",
+            CompareOp::Overlaps => "&&",
         }
     }
 }

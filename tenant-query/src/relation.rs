@@ -46,7 +46,7 @@ pub struct Relation<P, C> {
     index: usize,
     /// The child's foreign-key column.
     fk: &'static str,
-    parent_of: fn(&C) -> Uuid,
+    parent_of: fn(&C) -> Option<Uuid>,
     with_deleted: bool,
     parent: PhantomData<fn() -> P>,
 }
@@ -70,7 +70,11 @@ impl<P, C> std::fmt::Debug for Relation<P, C> {
 
 impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
     /// The relation number `index` of `C`, whose parent id `parent_of` reads; generated.
-    pub(crate) const fn new(index: usize, fk: &'static str, parent_of: fn(&C) -> Uuid) -> Self {
+    pub(crate) const fn new(
+        index: usize,
+        fk: &'static str,
+        parent_of: fn(&C) -> Option<Uuid>,
+    ) -> Self {
         Relation {
             index,
             fk,
@@ -314,7 +318,7 @@ where
 pub const fn relation<P: TenantEntity, C: TenantEntity>(
     index: usize,
     fk: &'static str,
-    parent_of: fn(&C) -> Uuid,
+    parent_of: fn(&C) -> Option<Uuid>,
 ) -> Relation<P, C> {
     Relation::new(index, fk, parent_of)
 }

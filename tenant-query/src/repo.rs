@@ -309,7 +309,7 @@ pub async fn load_children<'c, E: TenantEntity>(
     relation: usize,
     parent_ids: &[Uuid],
     with_deleted: bool,
-    parent_of: fn(&E) -> Uuid,
+    parent_of: fn(&E) -> Option<Uuid>,
 ) -> Result<HashMap<Uuid, Vec<E>>> {
     let mut grouped: HashMap<Uuid, Vec<E>> =
         parent_ids.iter().map(|id| (*id, Vec::new())).collect();
@@ -326,7 +326,9 @@ pub async fn load_children<'c, E: TenantEntity>(
     let db = db.into_scoped();
     let input = Input::key(db.scope, parent_ids.to_vec());
     for child in rows::<E>(db, statement, input).await? {
-        grouped.entry(parent_of(&child)).or_default().push(child);
+        if let Some(parent) = parent_of(&child) {
+            grouped.entry(parent).or_default().push(child);
+        }
     }
     Ok(grouped)
 }

@@ -90,6 +90,15 @@ impl SqlValue for serde_json::Value {
     }
 }
 
+impl<T: serde::Serialize + Send + Sync> SqlValue for sqlx::types::Json<T> {
+    fn check(&self) -> Result<(), Cow<'static, str>> {
+        // jsonb rejects the \u0000 escape: check the document as it will be sent.
+        serde_json::to_value(&self.0)
+            .map_err(|error| Cow::Owned(error.to_string()))?
+            .check()
+    }
+}
+
 impl<T: SqlValue + 'static> SqlValue for Option<T> {
     fn check(&self) -> Result<(), Cow<'static, str>> {
         self.as_ref().map_or(Ok(()), SqlValue::check)

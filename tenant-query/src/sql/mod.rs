@@ -18,7 +18,7 @@ pub(crate) use aggregate::{Aggregate, render_aggregate, render_latest};
 pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
 pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};
-pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_select};
+pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_owner, render_select};
 pub use statements::Statements;
 pub(crate) use write::{BulkWrite, render_bulk};
 
@@ -34,6 +34,16 @@ pub(crate) fn table(name: &str) -> String {
     match name.split_once('.') {
         Some((schema, table)) => format!("{}.{}", ident(schema), ident(table)),
         None => ident(name),
+    }
+}
+
+/// The current time for `column`: `now()` for `timestamptz`, and for a `timestamp without
+/// time zone` column (a `NaiveDateTime` field) the current time in UTC.
+pub(crate) fn now(column: &ColumnMeta) -> String {
+    if column.naive {
+        "(now() AT TIME ZONE 'UTC')".to_owned()
+    } else {
+        "now()".to_owned()
     }
 }
 

@@ -239,9 +239,18 @@ fn render_expr(expr: Expr, sql: &mut Dynamic, level: &Level<'_>) {
                 .value(column, values)
                 .push(")");
         }
-        Expr::Like { column, pattern } => {
-            sql.write(format_args!("{} LIKE ", level.column(column)))
+        Expr::Like {
+            column,
+            pattern,
+            case_insensitive,
+        } => {
+            let operator = if case_insensitive { "ILIKE" } else { "LIKE" };
+            sql.write(format_args!("{} {operator} ", level.column(column)))
                 .value(column, pattern);
+        }
+        Expr::ElementOf { column, value } => {
+            sql.value(column, value)
+                .write(format_args!(" = ANY({})", level.column(column)));
         }
         Expr::Null { column, negated } => {
             sql.write(format_args!(
@@ -307,4 +316,23 @@ fn render_group(items: Vec<Expr>, separator: &str, sql: &mut Dynamic, level: &Le
         render_expr(item, sql, level);
     }
     sql.push(")");
+}
+
+/// The tenant of the live row whose id is the key: the one lookup without a tenant
+/// predicate, for requests that carry only a global id (see `CrossTenant::owner_of`).
+/// At most two rows come back, so that an id two tenants share is noticed.
+pub(crate) fn render_owner(meta: &EntityMeta, id: Box<dyn crate::value::BindOnce>) -> Dynamic {
+    let mut sql = Dynamic::default();
+    sql.write(format_args!(
+        "SELECT {TARGET}.{} FROM {} AS {TARGET} WHERE {TARGET}.{} = ",
+        ident(meta.tenant.name),
+        table(meta.table),
+        ident(meta.id.name)
+    ))
+    .value("id", id);
+    if let Some(sd) = meta.soft_delete {
+        sql.write(format_args!(" AND {TARGET}.{} IS NULL", ident(sd.name)));
+    }
+    sql.push(" LIMIT 2");
+    sql
 }

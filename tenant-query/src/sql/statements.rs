@@ -5,7 +5,7 @@ use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
 use super::alias::{EXISTING, UPSERTED};
 use super::audit::{Diff, record_cte, record_upsert_cte};
 use super::plan::{Param, Plan, Statement};
-use super::{column, column_list, ident, live, parent_exists, table};
+use super::{column, column_list, ident, live, now, parent_exists, table};
 use crate::action::AuditAction;
 use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 
@@ -43,7 +43,7 @@ impl Statements {
                     meta,
                     AuditAction::Delete,
                     sd,
-                    "now()",
+                    &now(sd),
                     &live(meta, Some(TARGET)),
                     false,
                 ),
@@ -178,6 +178,7 @@ fn insert_write(
         let param = match column.role {
             ColumnRole::TenantId => Some(Param::Tenant),
             ColumnRole::Id => Some(Param::Key),
+            ColumnRole::Data if column.generated => continue,
             ColumnRole::Data => Some(Param::Data {
                 index: column.index,
                 column: column.name,
@@ -187,7 +188,7 @@ fn insert_write(
         };
         let value = match param {
             None if column.role == ColumnRole::Version => "1".to_owned(),
-            None => "now()".to_owned(),
+            None => now(column),
             Some(Param::Tenant) => plan.param(Param::Tenant),
             Some(param) if many => {
                 arrays.push(plan.param(param));
@@ -197,18 +198,28 @@ fn insert_write(
         };
         if let Some(relation) = meta.relation_of(column) {
             let parent = (relation.parent)();
+            // An optional relation may be NULL; any value it has must be a live parent.
+            let unset = |key: &str| {
+                if column.nullable {
+                    format!("{key} IS NULL OR ")
+                } else {
+                    String::new()
+                }
+            };
             guards.push(if many {
                 // Every key of the array, or no row at all: the batch stays atomic.
                 let keys = plan.param(Param::Data {
                     index: column.index,
                     column: column.name,
                 });
+                let key = format!("{KEYS}.{KEY}");
                 format!(
-                    "NOT EXISTS (SELECT 1 FROM UNNEST({keys}) AS {KEYS}({KEY}) WHERE NOT {})",
-                    parent_exists(plan, parent, &format!("{KEYS}.{KEY}"))
+                    "NOT EXISTS (SELECT 1 FROM UNNEST({keys}) AS {KEYS}({KEY}) WHERE NOT ({}{}))",
+                    unset(&key),
+                    parent_exists(plan, parent, &key)
                 )
             } else {
-                parent_exists(plan, parent, &value)
+                format!("({}{})", unset(&value), parent_exists(plan, parent, &value))
             });
         }
         targets.push(ident(column.name));
@@ -432,8 +443,9 @@ fn moved_on_change(meta: &EntityMeta, touched: &str) -> Vec<String> {
     let mut sets = Vec::new();
     if let Some(updated_at) = meta.updated_at {
         sets.push(format!(
-            "{} = CASE WHEN {touched} THEN now() ELSE {} END",
+            "{} = CASE WHEN {touched} THEN {} ELSE {} END",
             ident(updated_at.name),
+            now(updated_at),
             column(t, updated_at)
         ));
     }

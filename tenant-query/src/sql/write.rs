@@ -7,7 +7,7 @@ use super::select::{
     DeletedRows, Lock, SelectParts, keyset, order_by, render_from_where, window_and_lock,
 };
 use super::statements::{patch_sets, remove_rows, update_rows};
-use super::{column_list, ident};
+use super::{column_list, ident, now};
 use crate::action::AuditAction;
 use crate::meta::EntityMeta;
 
@@ -34,14 +34,16 @@ pub(crate) fn render_bulk(meta: &EntityMeta, write: BulkWrite, mut parts: Select
             (patch.sets, patch.guards)
         }
         BulkWrite::SoftDelete | BulkWrite::Restore => {
-            let value = if write == BulkWrite::Restore {
-                "NULL"
-            } else {
-                "now()"
-            };
             let set = meta
                 .soft_delete
-                .map(|sd| format!("{} = {value}", ident(sd.name)))
+                .map(|sd| {
+                    let value = if write == BulkWrite::Restore {
+                        "NULL".to_owned()
+                    } else {
+                        now(sd)
+                    };
+                    format!("{} = {value}", ident(sd.name))
+                })
                 .unwrap_or_default();
             (set, String::new())
         }
