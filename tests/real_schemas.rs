@@ -198,7 +198,7 @@ async fn optional_relations_load_and_guard_like_required_ones() {
     );
 
     let children = Workflow::load_by_project_id(&f.a, &[p.id]).await.unwrap();
-    assert_eq!(children[&p.id], [bound.clone()]);
+    assert_eq!(children[&p.id], std::slice::from_ref(&bound));
     let parents = Workflow::load_project(&f.a, &[loose.clone(), bound.clone()])
         .await
         .unwrap();
@@ -209,7 +209,7 @@ async fn optional_relations_load_and_guard_like_required_ones() {
         .all(&f.a)
         .await
         .unwrap();
-    assert_eq!(with, [bound.clone()]);
+    assert_eq!(with, std::slice::from_ref(&bound));
 
     // Detach, and attach to a foreign parent (refused).
     let detached = Workflow::update(
