@@ -146,9 +146,10 @@ pub(crate) fn record_cte(
     diff: Diff,
 ) -> String {
     let (row, cte) = (alias::ROW, diff.source());
+    let (id_column, id) = record_id(plan);
     format!(
-        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} (tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {}, {}, {}, {}, {}, {} FROM {cte} AS {row}{})",
+        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
+         SELECT {id}{}, {}, {}, {}, {}, {} FROM {cte} AS {row}{})",
         alias::AUDIT,
         plan.param(Param::Tenant),
         literal(meta.table),
@@ -166,9 +167,10 @@ pub(crate) fn record_cte(
 pub(crate) fn record_upsert_cte(plan: &mut Plan, meta: &EntityMeta) -> String {
     let row = alias::ROW;
     let inserted = format!("{row}.{}", alias::inserted());
+    let (id_column, id) = record_id(plan);
     format!(
-        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} (tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {}, {}, {}, CASE WHEN {inserted} THEN {} ELSE {} END, \
+        "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
+         SELECT {id}{}, {}, {}, CASE WHEN {inserted} THEN {} ELSE {} END, \
          CASE WHEN {inserted} THEN {} ELSE {} END, {} \
          FROM (SELECT * FROM {} LEFT JOIN {} ON true) AS {row} \
          WHERE {inserted} OR ({}))",
@@ -185,6 +187,14 @@ pub(crate) fn record_upsert_cte(plan: &mut Plan, meta: &EntityMeta) -> String {
         alias::EXISTING,
         Diff::Changed.changed(meta, row),
     )
+}
+
+/// The id column and value of a record, when the plan binds one (`id, ` and `$n, `).
+fn record_id(plan: &mut Plan) -> (&'static str, String) {
+    match plan.audit_id() {
+        Some(id) => ("id, ", format!("{id}, ")),
+        None => ("", String::new()),
+    }
 }
 
 /// The optional predicates of an audit log read.

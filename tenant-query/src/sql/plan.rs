@@ -22,6 +22,9 @@ pub(crate) enum Param {
     SetFlag { index: usize, column: &'static str },
     /// Value number `n` of a dynamic statement (filters, keysets, windows).
     Value(usize),
+    /// A fresh UUIDv7 for the audit record of a one-row write, made by the client (cheaper
+    /// than the log's `DEFAULT` expression).
+    AuditId,
 }
 
 /// SQL text and the meaning of each of its placeholders, in order (`$1` is `params[0]`).
@@ -116,6 +119,7 @@ impl Statement {
                     let set = data.as_ref().and_then(|d| d.flag(index));
                     args.push(column, set.ok_or_else(|| missing(column))?)?
                 }
+                Param::AuditId => args.push("audit_id", uuid::Uuid::now_v7())?,
                 Param::Value(n) => {
                     let (column, value) = values
                         .get_mut(n)
@@ -138,9 +142,26 @@ fn missing(what: &str) -> Error {
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     params: Vec<Param>,
+    /// Whether the statement writes at most one row, so its audit record's id can be one
+    /// bound value.
+    one_row: bool,
 }
 
 impl Plan {
+    /// The plan of a statement that writes at most one row.
+    pub(crate) fn one_row() -> Self {
+        Plan {
+            one_row: true,
+            ..Plan::default()
+        }
+    }
+
+    /// The placeholder of the audit record's id, for a one-row write; `None` lets the
+    /// log's `DEFAULT` make one per row.
+    pub(crate) fn audit_id(&mut self) -> Option<String> {
+        self.one_row.then(|| self.param(Param::AuditId))
+    }
+
     /// The placeholder of `param` (`$n`), the same one each time it is asked for.
     pub(crate) fn param(&mut self, param: Param) -> String {
         let position = match self.params.iter().position(|p| *p == param) {

@@ -144,7 +144,11 @@ fn audited(
 /// Each `belongs_to` value must name a live parent of the scope's tenant, or nothing is
 /// inserted.
 fn insert(meta: &EntityMeta, many: bool) -> Statement {
-    let mut plan = Plan::default();
+    let mut plan = if many {
+        Plan::default()
+    } else {
+        Plan::one_row()
+    };
     let write = insert_write(&mut plan, meta, many, "", Vec::new());
     let columns = column_list(meta, None);
     let sql = if meta.audit {
@@ -251,7 +255,7 @@ fn insert_write(
 /// row first, so the record says whether the statement inserted or updated, with the
 /// diff of what changed.
 fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
-    let mut plan = Plan::default();
+    let mut plan = Plan::one_row();
     let t = Some(TARGET);
     // Audited, the existing row is read (and locked) before the insert runs: referring to
     // it in the insert's condition evaluates it first. Read after, a row the statement
@@ -353,7 +357,7 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
 
 /// `UPDATE` of the data columns a patch sets, on the scope's live row with the call's key.
 fn update(meta: &EntityMeta) -> Statement {
-    let mut plan = Plan::default();
+    let mut plan = Plan::one_row();
     let patch = patch_sets(&mut plan, meta);
     let filter = format!("{}{}", live(meta, Some(TARGET)), patch.guards);
     modify_with(plan, meta, AuditAction::Update, &patch.sets, &filter, true)
@@ -470,7 +474,7 @@ fn modify(
     returning: bool,
 ) -> Statement {
     let set = format!("{} = {value}", ident(target.name));
-    modify_with(Plan::default(), meta, action, &set, extra_filter, returning)
+    modify_with(Plan::one_row(), meta, action, &set, extra_filter, returning)
 }
 
 /// `UPDATE <table> AS t SET <set>` of the scope's row with the call's key that also
@@ -587,7 +591,7 @@ pub(crate) fn remove_rows(
 /// `DELETE` of the scope's row with the call's key, deleted or not; audited entities
 /// record the row as it was.
 fn remove(meta: &EntityMeta, action: AuditAction) -> Statement {
-    let mut plan = Plan::default();
+    let mut plan = Plan::one_row();
     let write = format!(
         "DELETE FROM {} WHERE {} = {} AND {} = {}",
         table(meta.table),
