@@ -316,3 +316,168 @@ async fn a_global_id_finds_its_tenant_once_then_everything_is_scoped() {
         None
     );
 }
+
+/// A soft-deleting child with a declared unique key, for the DDL generator.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "tickets", audit, unique = "code")]
+pub struct Ticket {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Uuid,
+    pub code: String,
+    pub points: Option<i32>,
+    #[tenant(created_at)]
+    pub created_at: NaiveDateTime,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// The same fields over a table that breaks every rule it can.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "bad_tickets", audit, unique = "code")]
+pub struct BadTicket {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Uuid,
+    pub code: String,
+    pub points: i64,
+    pub missing: bool,
+    #[tenant(generated)]
+    pub not_generated: String,
+}
+
+const BAD_TICKETS: &str = "
+CREATE TABLE bad_tickets (
+    id uuid PRIMARY KEY,
+    org_id uuid NOT NULL,
+    project_id uuid REFERENCES projects_by_id (id) ON DELETE CASCADE,
+    code text NOT NULL,
+    points text,
+    not_generated text NOT NULL
+);
+";
+
+#[tokio::test]
+async fn the_schema_check_passes_the_fixture_and_the_generated_ddl() {
+    let f = Fixture::new().await;
+    let db = f.test_db.db();
+    db.verify_schema()
+        .entity::<Project>()
+        .entity::<Task>()
+        .entity::<Comment>()
+        .entity::<Tag>()
+        .entity::<Counter>()
+        .run()
+        .await
+        .unwrap();
+    let ddl = tenant_query::schema::create_table_sql::<Ticket>(Some("app.tenant_id"));
+    f.test_db.execute_script(&ddl).await.unwrap();
+    let report = db.verify_schema().entity::<Ticket>().run().await.unwrap();
+    assert!(report.problems.is_empty());
+    // And it works: an upsert on the declared key needs its unique index.
+    let p = Project::insert(&f.a, new_project("p")).await.unwrap();
+    let new = || NewTicket {
+        project_id: p.id,
+        code: "T-1".into(),
+        points: Some(3),
+    };
+    let first = Ticket::insert_or_update(&f.a, Ticket::KEY_CODE, new())
+        .await
+        .unwrap();
+    let again = Ticket::insert_or_update(&f.a, Ticket::KEY_CODE, new())
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id);
+}
+
+#[tokio::test]
+async fn the_schema_check_reports_every_problem_at_once() {
+    let f = Fixture::new().await;
+    f.test_db
+        .execute_script(&format!(
+            "CREATE TABLE projects_by_id (id uuid PRIMARY KEY); {BAD_TICKETS}"
+        ))
+        .await
+        .unwrap();
+    let db = f.test_db.db();
+    let problems = match db
+        .verify_schema()
+        .entity::<BadTicket>()
+        .entity::<Workflow>()
+        .run()
+        .await
+    {
+        Err(Error::Schema(report)) => report.problems,
+        other => panic!("{other:?}"),
+    };
+    use tenant_query::SchemaProblem::*;
+    let table = "bad_tickets";
+    for expected in [
+        TypeMismatch {
+            table,
+            column: "points",
+            expected: "INT8".into(),
+            found: "text".into(),
+        },
+        NullableColumn {
+            table,
+            column: "points",
+        },
+        NullableColumn {
+            table,
+            column: "project_id",
+        },
+        MissingColumn {
+            table,
+            column: "missing",
+        },
+        GeneratedMismatch {
+            table,
+            column: "not_generated",
+            generated_in_database: false,
+        },
+        KeyWithoutTenant {
+            table,
+            index: "bad_tickets_pkey".into(),
+        },
+        ForeignKeyWithoutTenant {
+            table,
+            column: "project_id",
+            constraint: "bad_tickets_project_id_fkey".into(),
+        },
+        CascadeIntoAudited {
+            table,
+            constraint: "bad_tickets_project_id_fkey".into(),
+        },
+        MissingLoaderIndex {
+            table,
+            column: "project_id",
+        },
+        MissingUniqueIndex {
+            table,
+            columns: vec!["code"],
+        },
+        MissingTable { table: "workflows" },
+    ] {
+        assert!(
+            problems.contains(&expected),
+            "missing {expected:?} in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), 11, "{problems:#?}");
+    // As warnings, the same report comes back as Ok.
+    let warned = db
+        .verify_schema()
+        .entity::<BadTicket>()
+        .warn_only()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(warned.problems.len(), 10);
+}

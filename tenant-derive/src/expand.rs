@@ -169,10 +169,13 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let nullable = f.option_inner().is_some();
         let naive = f.role().is_some() && f.is_naive_time();
         let generated = f.attrs.generated.is_some();
+        let ty = f.ty;
         quote! {
             #p::ColumnMeta {
                 name: #column, index: #index, role: #role, nullable: #nullable,
                 naive: #naive, generated: #generated,
+                sql_type: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::type_info,
+                accepts: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::compatible,
             }
         }
     });

@@ -154,6 +154,26 @@ impl TenantDb {
         IsolationCheck::new(&self.backend)
     }
 
+    /// Starts a check, for startup, that the tables fit the entities you name and the
+    /// library's multi-tenant rules: every field has a column of a type it can read,
+    /// `Option` wherever a column may be `NULL`, `generated` matching the database, primary
+    /// and unique keys that include the tenant, composite foreign keys (tenant included)
+    /// and a tenant-leading index behind each `belongs_to`, no cascading delete into an
+    /// audited table, a unique index behind each declared `unique` key. All problems are
+    /// reported at once, in [`Error::Schema`].
+    ///
+    /// ```no_run
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "notes")]
+    /// # pub struct Note { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+    /// # async fn run(db: TenantDb) -> tenant_query::Result<()> {
+    /// db.verify_schema().entity::<Note>().run().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn verify_schema(&self) -> crate::schema::SchemaCheck<'_> {
+        crate::schema::SchemaCheck::new(&self.backend)
+    }
+
     /// The escape hatch for work that spans tenants (reports, maintenance), named by the
     /// reason it exists so that every such place is visible in review and in the logs:
     /// each call emits a `tracing` event (target `tenant_query::cross_tenant`) with the

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sqlx::error::ErrorKind;
 
 use crate::isolation::IsolationReport;
+use crate::schema_report::SchemaReport;
 
 /// Result alias used by every fallible function of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -102,6 +103,10 @@ pub enum Error {
     /// [`TenantDb::verify_isolation`](crate::TenantDb::verify_isolation)).
     #[error("{0}")]
     Isolation(IsolationReport),
+    /// The schema does not fit the entities (see
+    /// [`TenantDb::verify_schema`](crate::TenantDb::verify_schema)).
+    #[error("{0}")]
+    Schema(SchemaReport),
     /// Any other database or driver error.
     #[error(transparent)]
     Database(Arc<sqlx::Error>),

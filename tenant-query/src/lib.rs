@@ -65,6 +65,8 @@ mod relation;
 mod repo;
 mod repository;
 pub mod rls;
+pub mod schema;
+mod schema_report;
 mod scope;
 mod sql;
 mod transaction;
@@ -86,6 +88,7 @@ pub use loader::{Loader, LoaderHandle, MAX_BATCH, MAX_GATHER_YIELDS};
 pub use query::{Locking, Query};
 pub use relation::{Children, Keyed, Nested, Relation, Then};
 pub use repository::{Repository, TrashRepository};
+pub use schema_report::{SchemaProblem, SchemaReport};
 pub use scope::TenantScope;
 pub use value::SqlValue;
 

@@ -8,6 +8,7 @@
 mod aggregate;
 pub(crate) mod alias;
 mod audit;
+pub(crate) mod catalog;
 pub(crate) mod plan;
 pub(crate) mod rls;
 mod select;

@@ -1,0 +1,300 @@
+//! The schema, checked at startup against `pg_catalog`, and the DDL an entity expects.
+//!
+//! [`TenantDb::verify_schema`](crate::TenantDb::verify_schema) reads the catalog once per
+//! table and reports every way a table does not fit its entity or the library's
+//! multi-tenant rules; [`create_table_sql`] prints DDL that passes that check.
+
+use std::fmt::Write;
+
+use sqlx::postgres::PgTypeInfo;
+use sqlx::postgres::types::Oid;
+use sqlx::{AssertSqlSafe, TypeInfo};
+
+use crate::backend::Backend;
+use crate::entity::TenantEntity;
+use crate::error::{Error, Result};
+use crate::exec::Route;
+use crate::meta::{ColumnMeta, EntityMeta};
+use crate::sql::{self, ident, table};
+
+pub use crate::schema_report::{SchemaProblem, SchemaReport};
+
+/// The entities to check; see [`TenantDb::verify_schema`](crate::TenantDb::verify_schema).
+#[derive(Debug)]
+#[must_use = "the check does nothing until `run`"]
+pub struct SchemaCheck<'a> {
+    backend: &'a Backend,
+    entities: Vec<&'static EntityMeta>,
+    warn_only: bool,
+}
+
+type Column = (String, Oid, String, String, bool, bool);
+type Index = (String, bool, bool, bool, Vec<String>);
+type ForeignKey = (String, Vec<String>, Vec<String>, bool);
+
+impl<'a> SchemaCheck<'a> {
+    pub(crate) fn new(backend: &'a Backend) -> Self {
+        SchemaCheck {
+            backend,
+            entities: Vec::new(),
+            warn_only: false,
+        }
+    }
+
+    /// Also checks `E`'s table.
+    pub fn entity<E: TenantEntity>(mut self) -> Self {
+        self.entities.push(E::meta());
+        self
+    }
+
+    /// Reports problems as `tracing` warnings and returns them, instead of failing.
+    pub fn warn_only(mut self) -> Self {
+        self.warn_only = true;
+        self
+    }
+
+    /// Runs the check: [`Error::Schema`] lists every problem (or, with
+    /// [`warn_only`](Self::warn_only), the report comes back as `Ok`). The catalog reads
+    /// are sent like every other statement, so the check works behind a transaction pooler.
+    pub async fn run(self) -> Result<SchemaReport> {
+        let mut report = SchemaReport::default();
+        for meta in &self.entities {
+            self.check(meta, &mut report.problems).await?;
+        }
+        if report.problems.is_empty() {
+            return Ok(report);
+        }
+        if self.warn_only {
+            for problem in &report.problems {
+                tracing::warn!(target: "tenant_query::schema", %problem, "schema problem");
+            }
+            return Ok(report);
+        }
+        Err(Error::Schema(report))
+    }
+
+    async fn read<R>(&self, query: sql::plan::Dynamic) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let (statement, args) = query.bind(None)?;
+        Route::unscoped(self.backend)
+            .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+            .await
+    }
+
+    async fn check(
+        &self,
+        meta: &'static EntityMeta,
+        problems: &mut Vec<SchemaProblem>,
+    ) -> Result<()> {
+        let table = meta.table;
+        let columns: Vec<Column> = self.read(sql::catalog::columns(table)).await?;
+        if columns.is_empty() {
+            problems.push(SchemaProblem::MissingTable { table });
+            return Ok(());
+        }
+        for column in meta.columns {
+            let Some(found) = columns.iter().find(|c| c.0 == column.name) else {
+                problems.push(SchemaProblem::MissingColumn {
+                    table,
+                    column: column.name,
+                });
+                continue;
+            };
+            check_column(table, column, found, problems);
+        }
+        let indexes: Vec<Index> = self.read(sql::catalog::indexes(table)).await?;
+        let tenant = meta.tenant.name;
+        for (name, unique, _, _, index_columns) in &indexes {
+            if *unique && !index_columns.iter().any(|c| c == tenant) {
+                problems.push(SchemaProblem::KeyWithoutTenant {
+                    table,
+                    index: name.clone(),
+                });
+            }
+        }
+        let foreign_keys: Vec<ForeignKey> = self.read(sql::catalog::foreign_keys(table)).await?;
+        for relation in meta.relations {
+            let fk = relation.column.name;
+            let parent = (relation.parent)();
+            let own: Vec<&ForeignKey> = foreign_keys
+                .iter()
+                .filter(|k| k.1.iter().any(|c| c == fk))
+                .collect();
+            if own.is_empty() {
+                problems.push(SchemaProblem::MissingForeignKey { table, column: fk });
+            }
+            // A composite key pairs the tenant with the tenant and the fk with the id.
+            let scoped = |k: &&ForeignKey| {
+                let pairs: Vec<(&str, &str)> =
+                    k.1.iter()
+                        .map(String::as_str)
+                        .zip(k.2.iter().map(String::as_str))
+                        .collect();
+                pairs.contains(&(tenant, parent.tenant.name))
+                    && pairs.contains(&(fk, parent.id.name))
+            };
+            for key in own.iter().filter(|k| !scoped(k)) {
+                problems.push(SchemaProblem::ForeignKeyWithoutTenant {
+                    table,
+                    column: fk,
+                    constraint: key.0.clone(),
+                });
+            }
+            let leads = |c: &Vec<String>| c.len() >= 2 && c[0] == tenant && c[1] == fk;
+            if !indexes.iter().any(|i| leads(&i.4)) {
+                problems.push(SchemaProblem::MissingLoaderIndex { table, column: fk });
+            }
+        }
+        if meta.audit {
+            for key in foreign_keys.iter().filter(|k| k.3) {
+                problems.push(SchemaProblem::CascadeIntoAudited {
+                    table,
+                    constraint: key.0.clone(),
+                });
+            }
+        }
+        for key in meta.unique_keys {
+            let mut wanted: Vec<&str> = key.iter().map(|c| c.name).collect();
+            wanted.push(tenant);
+            wanted.sort_unstable();
+            let covered = indexes.iter().any(|(_, unique, _, _, columns)| {
+                let mut columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                columns.sort_unstable();
+                *unique && columns == wanted
+            });
+            if !covered {
+                problems.push(SchemaProblem::MissingUniqueIndex {
+                    table,
+                    columns: key.iter().map(|c| c.name).collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_column(
+    table: &'static str,
+    column: &'static ColumnMeta,
+    found: &Column,
+    problems: &mut Vec<SchemaProblem>,
+) {
+    let (_, oid, type_name, formatted, not_null, generated) = found;
+    let by_oid = (column.accepts)(&PgTypeInfo::with_oid(*oid));
+    let expected = (column.sql_type)();
+    // Types declared by name (enums, domains) are matched by name.
+    let by_name = expected.name().eq_ignore_ascii_case(type_name);
+    if !by_oid && !by_name {
+        problems.push(SchemaProblem::TypeMismatch {
+            table,
+            column: column.name,
+            expected: expected.name().to_owned(),
+            found: formatted.clone(),
+        });
+    }
+    if !not_null && !column.nullable {
+        problems.push(SchemaProblem::NullableColumn {
+            table,
+            column: column.name,
+        });
+    }
+    if *generated != column.generated {
+        problems.push(SchemaProblem::GeneratedMismatch {
+            table,
+            column: column.name,
+            generated_in_database: *generated,
+        });
+    }
+}
+
+/// The DDL `E` expects, which passes [`TenantDb::verify_schema`](crate::TenantDb::verify_schema):
+/// the columns with their types and nullability, a primary key led by the tenant, a
+/// composite foreign key and a tenant-leading index per `belongs_to`, a unique index per
+/// declared key (partial on live rows for soft-deleting entities), and, given an RLS
+/// setting, the row-level security policy. Generated columns need their expression: the
+/// DDL leaves a placeholder to fill in.
+///
+/// ```
+/// # use tenant_query::prelude::*;
+/// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "projects")]
+/// # pub struct Project { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid }
+/// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "tasks", unique = "title")]
+/// # pub struct Task { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid,
+/// #     #[tenant(belongs_to = Project)] pub project_id: uuid::Uuid, pub title: String }
+/// let ddl = tenant_query::schema::create_table_sql::<Task>(None);
+/// assert!(ddl.contains(r#"PRIMARY KEY ("org_id", "id")"#));
+/// assert!(ddl.contains(r#"FOREIGN KEY ("org_id", "project_id") REFERENCES "projects" ("org_id", "id")"#));
+/// ```
+pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
+    let meta = E::meta();
+    let name = meta.table;
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    let tenant = ident(meta.tenant.name);
+    let mut lines: Vec<String> = meta
+        .columns
+        .iter()
+        .map(|c| {
+            let null = if c.nullable { "" } else { " NOT NULL" };
+            let generated = if c.generated {
+                " GENERATED ALWAYS AS (/* the expression */ NULL) STORED"
+            } else {
+                ""
+            };
+            format!(
+                "    {} {}{null}{generated}",
+                ident(c.name),
+                (c.sql_type)().name()
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "    PRIMARY KEY ({tenant}, {})",
+        ident(meta.id.name)
+    ));
+    for relation in meta.relations {
+        let parent = (relation.parent)();
+        lines.push(format!(
+            "    FOREIGN KEY ({tenant}, {}) REFERENCES {} ({}, {})",
+            ident(relation.column.name),
+            table(parent.table),
+            ident(parent.tenant.name),
+            ident(parent.id.name)
+        ));
+    }
+    let mut ddl = format!(
+        "CREATE TABLE {} (\n{}\n);\n",
+        table(name),
+        lines.join(",\n")
+    );
+    for relation in meta.relations {
+        let fk = relation.column.name;
+        let _ = writeln!(
+            ddl,
+            "CREATE INDEX {} ON {} ({tenant}, {});",
+            ident(&format!("{bare}_{fk}_idx")),
+            table(name),
+            ident(fk)
+        );
+    }
+    for key in meta.unique_keys {
+        let names: Vec<&str> = key.iter().map(|c| c.name).collect();
+        let columns: Vec<String> = names.iter().map(|n| ident(n)).collect();
+        let live = meta
+            .soft_delete
+            .map(|sd| format!(" WHERE {} IS NULL", ident(sd.name)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            ddl,
+            "CREATE UNIQUE INDEX {} ON {} ({tenant}, {}){live};",
+            ident(&format!("{bare}_{}_key", names.join("_"))),
+            table(name),
+            columns.join(", ")
+        );
+    }
+    if let Some(setting) = rls_setting {
+        ddl.push_str(&sql::rls::policy(name, meta.tenant.name, setting));
+    }
+    ddl
+}
