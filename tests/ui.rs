@@ -3,5 +3,7 @@
 
 #[test]
 fn compile_fail() {
-    trybuild::TestCases::new().compile_fail("tests/ui/*.rs");
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/*.rs");
+    cases.pass("tests/ui-pass/*.rs");
 }

@@ -14,6 +14,8 @@ pub struct EntityAttrs {
     pub audit: Option<Span>,
     /// `unique = "column, ..."`, once per unique key (the tenant is always part of it).
     pub unique: Vec<LitStr>,
+    /// `migrations = "dir"`: where the migrations the schema check replays are.
+    pub migrations: Option<LitStr>,
 }
 
 /// The part a field plays; at most one per field.
@@ -85,10 +87,16 @@ pub fn entity(attrs: &[Attribute]) -> syn::Result<EntityAttrs> {
                 out.audit = Some(meta.path.span());
             } else if meta.path.is_ident("unique") {
                 out.unique.push(meta.value()?.parse()?);
+            } else if meta.path.is_ident("migrations") {
+                let value: LitStr = meta.value()?.parse()?;
+                if out.migrations.is_some() {
+                    errors.push(duplicate(meta.path.span(), "migrations"));
+                }
+                out.migrations = Some(value);
             } else {
                 return Err(meta.error(
-                    "unknown tenant attribute on a struct; expected `table = \"...\"`, `audit` \
-                     or `unique = \"column, ...\"`",
+                    "unknown tenant attribute on a struct; expected `table = \"...\"`, `audit`, \
+                     `unique = \"column, ...\"` or `migrations = \"dir\"`",
                 ));
             }
             Ok(())

@@ -7,6 +7,8 @@
 mod ast;
 mod attr;
 mod expand;
+mod migrations;
+mod schema;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -20,8 +22,17 @@ pub fn derive_tenant_entity(input: TokenStream) -> TokenStream {
         Ok(entity) => entity,
         Err(error) => return error.into_compile_error().into(),
     };
-    match valid::check(&entity) {
-        Ok(()) => expand::entity(&entity),
+    // The schema check runs on a valid model only: its findings are about the database.
+    let checked = valid::check(&entity).and_then(|()| {
+        let findings = schema::check(&entity);
+        findings.errors.finish(findings.tokens)
+    });
+    match checked {
+        Ok(schema_tokens) => {
+            let mut tokens = expand::entity(&entity);
+            tokens.extend(schema_tokens);
+            tokens
+        }
         // The errors, and a stub with the entity's names, so that code using the entity
         // adds no errors of its own: one mistake, one message.
         Err(error) => {
