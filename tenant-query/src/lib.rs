@@ -66,6 +66,7 @@ mod repository;
 pub mod rls;
 mod scope;
 mod sql;
+mod trace;
 mod transaction;
 mod value;
 
