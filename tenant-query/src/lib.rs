@@ -70,6 +70,8 @@ mod trace;
 mod transaction;
 mod value;
 
+#[cfg(feature = "axum")]
+pub mod http;
 #[cfg(feature = "testing")]
 pub mod testing;
 
