@@ -15,6 +15,7 @@ use crate::handle::TenantExecutor;
 use crate::query::Query;
 use crate::sql::plan::Dynamic;
 use crate::sql::{Aggregate, render_aggregate, render_latest};
+use crate::trace::Summary;
 
 /// What a column's values decode to: `T` for a required column, `Option<T>` for an
 /// optional one.
@@ -79,21 +80,29 @@ impl Averageable for f64 {}
 pub trait Decoded: for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin {}
 impl<T: for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin> Decoded for T {}
 
-async fn scalar<'c, T: Decoded>(db: impl TenantExecutor<'c>, sql: Dynamic) -> Result<T> {
+async fn scalar<'c, T: Decoded>(
+    db: impl TenantExecutor<'c>,
+    table: &'static str,
+    sql: Dynamic,
+) -> Result<T> {
     let db = db.into_scoped();
     let (statement, args) = sql.bind(Some(db.scope))?;
-    Route::from(db)
+    Route::new(db, Summary::select(table))
         .fetch_scalar(AssertSqlSafe(statement.into_sql()), args)
         .await
 }
 
-async fn pairs<'c, K, V>(db: impl TenantExecutor<'c>, sql: Dynamic) -> Result<Vec<(K, V)>>
+async fn pairs<'c, K, V>(
+    db: impl TenantExecutor<'c>,
+    table: &'static str,
+    sql: Dynamic,
+) -> Result<Vec<(K, V)>>
 where
     (K, V): for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
     let db = db.into_scoped();
     let (statement, args) = sql.bind(Some(db.scope))?;
-    Route::from(db)
+    Route::new(db, Summary::select(table))
         .fetch_all(AssertSqlSafe(statement.into_sql()), args)
         .await
 }
@@ -143,7 +152,12 @@ impl<E: TenantEntity> Query<E> {
             column: column.name(),
             cast: T::CAST,
         };
-        scalar(db, render_aggregate(E::meta(), self.parts, None, aggregate)).await
+        scalar(
+            db,
+            E::META.table,
+            render_aggregate(E::meta(), self.parts, None, aggregate),
+        )
+        .await
     }
 
     /// The smallest value of `column` among the selected rows; `None` when there are none.
@@ -155,7 +169,12 @@ impl<E: TenantEntity> Query<E> {
         let aggregate = Aggregate::Min {
             column: column.name(),
         };
-        scalar(db, render_aggregate(E::meta(), self.parts, None, aggregate)).await
+        scalar(
+            db,
+            E::META.table,
+            render_aggregate(E::meta(), self.parts, None, aggregate),
+        )
+        .await
     }
 
     /// The largest value of `column` among the selected rows; `None` when there are none.
@@ -167,7 +186,12 @@ impl<E: TenantEntity> Query<E> {
         let aggregate = Aggregate::Max {
             column: column.name(),
         };
-        scalar(db, render_aggregate(E::meta(), self.parts, None, aggregate)).await
+        scalar(
+            db,
+            E::META.table,
+            render_aggregate(E::meta(), self.parts, None, aggregate),
+        )
+        .await
     }
 
     /// The average of `column` over the selected rows; `None` when there are none.
@@ -179,7 +203,12 @@ impl<E: TenantEntity> Query<E> {
         let aggregate = Aggregate::Avg {
             column: column.name(),
         };
-        scalar(db, render_aggregate(E::meta(), self.parts, None, aggregate)).await
+        scalar(
+            db,
+            E::META.table,
+            render_aggregate(E::meta(), self.parts, None, aggregate),
+        )
+        .await
     }
 
     /// The first row of each value of `group` in `order` (ties broken by the newest id),
@@ -209,7 +238,7 @@ impl<E: TenantEntity> Query<E> {
         let db = db.into_scoped();
         let (statement, args) =
             render_latest(E::meta(), self.parts, group.name(), order).bind(Some(db.scope))?;
-        Route::from(db)
+        Route::new(db, Summary::select(E::META.table))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)
             .await
     }
@@ -242,7 +271,7 @@ where
 
     /// The number of rows per group.
     pub async fn count<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<(N::Value<K>, i64)>> {
-        pairs(db, self.render(Aggregate::Count)).await
+        pairs(db, E::META.table, self.render(Aggregate::Count)).await
     }
 
     /// The sum of `column` per group.
@@ -255,7 +284,7 @@ where
             column: column.name(),
             cast: T::CAST,
         };
-        pairs(db, self.render(aggregate)).await
+        pairs(db, E::META.table, self.render(aggregate)).await
     }
 
     /// The smallest value of `column` per group.
@@ -267,7 +296,7 @@ where
         let aggregate = Aggregate::Min {
             column: column.name(),
         };
-        pairs(db, self.render(aggregate)).await
+        pairs(db, E::META.table, self.render(aggregate)).await
     }
 
     /// The largest value of `column` per group.
@@ -279,7 +308,7 @@ where
         let aggregate = Aggregate::Max {
             column: column.name(),
         };
-        pairs(db, self.render(aggregate)).await
+        pairs(db, E::META.table, self.render(aggregate)).await
     }
 
     /// The average of `column` per group.
@@ -291,6 +320,6 @@ where
         let aggregate = Aggregate::Avg {
             column: column.name(),
         };
-        pairs(db, self.render(aggregate)).await
+        pairs(db, E::META.table, self.render(aggregate)).await
     }
 }

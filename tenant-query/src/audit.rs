@@ -11,7 +11,8 @@ use crate::entity::TenantEntity;
 use crate::error::Result;
 use crate::exec::Route;
 use crate::handle::TenantExecutor;
-use crate::sql::{AuditFilter, render_audit_select};
+use crate::sql::{AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
+use crate::trace::Summary;
 
 /// One change to one row, as the library recorded it.
 ///
@@ -165,7 +166,7 @@ impl AuditQuery {
         let db = db.into_scoped();
         let (statement, args) = render_audit_select(self.filter).bind(Some(db.scope))?;
         // Built from fixed fragments; every value is a parameter.
-        Route::from(db)
+        Route::new(db, Summary::select(AUDIT_LOG_TABLE))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)
             .await
     }

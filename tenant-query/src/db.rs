@@ -14,6 +14,7 @@ use crate::handle::{ScopedDb, ScopedTransaction};
 use crate::rls::{self, IsolationCheck};
 use crate::scope::TenantScope;
 use crate::sql;
+use crate::trace::Summary;
 
 /// A PostgreSQL pool that hands out tenant-scoped handles.
 ///
@@ -250,7 +251,7 @@ impl<'a> CrossTenant<'a> {
     /// ```
     pub async fn owner_of<E: TenantEntity>(&self, id: Uuid) -> Result<Option<TenantScope>> {
         let (statement, args) = sql::render_owner(E::meta(), Box::new(id)).bind(None)?;
-        let owners: Vec<(Uuid,)> = Route::unscoped(self.backend)
+        let owners: Vec<(Uuid,)> = Route::unscoped(self.backend, Summary::select(E::META.table))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)
             .await?;
         match owners.as_slice() {

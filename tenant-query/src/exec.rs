@@ -1,69 +1,86 @@
-//! The one place statements are sent: every call ends in one of these functions.
+//! The one place statements are sent: every call ends in one of these functions, each in
+//! one `tracing` span ([`trace`](crate::trace)).
 
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, SqlSafeStr};
+use tracing::Instrument;
 
 use crate::backend::Backend;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handle::{Conn, Scoped};
 use crate::scope::TenantScope;
 use crate::sql;
+use crate::trace::{self, Summary};
 use crate::transaction::OpenTransaction;
 use crate::value::Args;
 
 /// Where a statement goes: a scoped call, or the library's own unscoped reads (catalog
-/// checks), which still follow the statement mode of the database.
+/// checks), which still follow the statement mode of the database. It also says what the
+/// statement does, for its span.
 pub(crate) struct Route<'c> {
     backend: &'c Backend,
     scope: Option<&'c TenantScope>,
     conn: Conn<'c>,
+    summary: Summary,
 }
 
-impl<'c> From<Scoped<'c>> for Route<'c> {
-    fn from(scoped: Scoped<'c>) -> Self {
+impl<'c> Route<'c> {
+    /// The scoped handle's connection, for a statement that does `summary`.
+    pub(crate) fn new(scoped: Scoped<'c>, summary: Summary) -> Self {
         Route {
             backend: scoped.backend,
             scope: Some(scoped.scope),
             conn: scoped.conn,
+            summary,
         }
     }
-}
 
-impl<'c> Route<'c> {
     /// The pool, outside any scope.
-    pub(crate) fn unscoped(backend: &'c Backend) -> Self {
+    pub(crate) fn unscoped(backend: &'c Backend, summary: Summary) -> Self {
         Route {
             backend,
             scope: None,
             conn: Conn::Pool,
+            summary,
         }
     }
 }
 
-/// Sends `$query` on the route's connection. Through the pool in RLS mode or behind a
-/// transaction pooler, the statement runs in its own transaction, opened (with the tenant
-/// setting in RLS mode) in one round trip and committed after.
+/// Sends `$query` (made from the statement text `sql`) on the route's connection, inside
+/// the statement's span. Through the pool in RLS mode or behind a transaction pooler, the
+/// statement runs in its own transaction, opened (with the tenant setting in RLS mode) in
+/// one round trip and committed after; the span covers all of it.
 macro_rules! run {
-    ($route:expr, $query:expr, $method:ident) => {{
+    ($route:expr, $sql:expr, |$text:ident| $query:expr, $method:ident) => {{
         let route = $route;
-        let settings = &route.backend.settings;
-        let query = $query.persistent(!settings.transaction_pooler);
-        let rls = settings
-            .rls_setting
-            .as_deref()
-            .filter(|_| route.scope.is_some());
-        let own_transaction = settings.transaction_pooler || rls.is_some();
-        match route.conn {
-            Conn::Tx(tx) => query.$method(tx.connection()?).await?,
-            Conn::Pool if !own_transaction => query.$method(&route.backend.pool).await?,
-            Conn::Pool => {
-                let begin = sql::rls::begin(rls, route.scope);
-                let mut tx = OpenTransaction::begin(&route.backend.pool, begin).await?;
-                let output = query.$method(tx.connection()?).await?;
-                tx.commit().await?;
-                output
-            }
+        let $text = $sql.into_sql_str();
+        let span = trace::statement(route.summary, $text.as_str(), route.scope, route.backend);
+        let sent = async {
+            let settings = &route.backend.settings;
+            let query = $query.persistent(!settings.transaction_pooler);
+            let rls = settings
+                .rls_setting
+                .as_deref()
+                .filter(|_| route.scope.is_some());
+            let own_transaction = settings.transaction_pooler || rls.is_some();
+            Ok::<_, Error>(match route.conn {
+                Conn::Tx(tx) => query.$method(tx.connection()?).await?,
+                Conn::Pool if !own_transaction => query.$method(&route.backend.pool).await?,
+                Conn::Pool => {
+                    let begin = sql::rls::begin(rls, route.scope);
+                    let mut tx = OpenTransaction::begin(&route.backend.pool, begin).await?;
+                    let output = query.$method(tx.connection()?).await?;
+                    tx.commit().await?;
+                    output
+                }
+            })
         }
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = &sent {
+            trace::failed(&span, error);
+        }
+        sent?
     }};
 }
 
@@ -75,7 +92,8 @@ impl Route<'_> {
     {
         Ok(run!(
             self,
-            sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
+            sql,
+            |sql| sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
             fetch_all
         ))
     }
@@ -91,7 +109,8 @@ impl Route<'_> {
     {
         Ok(run!(
             self,
-            sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
+            sql,
+            |sql| sqlx::query_as_with::<Postgres, R, _>(sql, args.into_inner()),
             fetch_optional
         ))
     }
@@ -103,7 +122,8 @@ impl Route<'_> {
     {
         Ok(run!(
             self,
-            sqlx::query_scalar_with::<Postgres, T, _>(sql, args.into_inner()),
+            sql,
+            |sql| sqlx::query_scalar_with::<Postgres, T, _>(sql, args.into_inner()),
             fetch_one
         ))
     }
@@ -112,7 +132,8 @@ impl Route<'_> {
     pub(crate) async fn execute(self, sql: impl SqlSafeStr, args: Args) -> Result<u64> {
         Ok(run!(
             self,
-            sqlx::query_with::<Postgres, _>(sql, args.into_inner()),
+            sql,
+            |sql| sqlx::query_with::<Postgres, _>(sql, args.into_inner()),
             execute
         )
         .rows_affected())

@@ -45,7 +45,35 @@
 //!
 //! Columns compared by `update` (to move `updated_at` only on a real change) and by audit
 //! diffs need an equality operator: use `jsonb` rather than `json`.
+//!
+//! # Feature flags
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `testing` | `tenant_query::testing`: a throwaway PostgreSQL (or a fresh database on `DATABASE_URL`) for tests, examples and benchmarks |
+//! | `axum` | `tenant_query::http`: a tower layer that resolves each request's tenant, and axum extractors for the scope, a [`ScopedDb`] and per-request [`Loader`]s |
+//!
+//! Neither is on by default. `tracing` is always on: every statement is a span named by
+//! OpenTelemetry's database conventions (see the README's Tracing section), and it costs an
+//! interest check when no subscriber wants it.
+//!
+//! # The guide
+//!
+//! The [README](https://github.com/tenant-query/tenant-query#readme) walks through the
+//! library: [Getting started](https://github.com/tenant-query/tenant-query#getting-started)
+//! (the table shape), [A tour](https://github.com/tenant-query/tenant-query#a-tour),
+//! [The derive](https://github.com/tenant-query/tenant-query#the-derive),
+//! [Queries](https://github.com/tenant-query/tenant-query#queries),
+//! [Errors](https://github.com/tenant-query/tenant-query#errors),
+//! [Audit trail](https://github.com/tenant-query/tenant-query#audit-trail),
+//! [Batch loading](https://github.com/tenant-query/tenant-query#batch-loading-no-n1),
+//! [Defense in depth](https://github.com/tenant-query/tenant-query#defense-in-depth-rls-pgbouncer-cancellation)
+//! (RLS, PgBouncer, cancellation),
+//! [In a web service](https://github.com/tenant-query/tenant-query#in-a-web-service),
+//! [Tracing](https://github.com/tenant-query/tenant-query#tracing) and
+//! [Performance](https://github.com/tenant-query/tenant-query#performance).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod action;
 mod aggregate;
@@ -69,10 +97,15 @@ pub mod schema;
 mod schema_report;
 mod scope;
 mod sql;
+mod trace;
 mod transaction;
 mod value;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod http;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use action::AuditAction;

@@ -14,6 +14,7 @@ use crate::filter::{Filter, Keyset, NotNull, Order, OrderTerm};
 use crate::handle::{ScopedTransaction, TenantExecutor};
 use crate::repo;
 use crate::sql::{BulkWrite, DeletedRows, Lock, Projection, SelectParts, render_select};
+use crate::trace::Summary;
 use crate::value::{Args, SqlValue};
 
 /// A query over entity `E`, started by the generated `E::query()`.
@@ -150,7 +151,11 @@ impl<E: TenantEntity> Query<E> {
         let (statement, args) =
             render_select(&E::META, projection, self.parts).bind(Some(db.scope))?;
         // The text is made of derive-provided, quoted identifiers; values are parameters.
-        Ok((Route::from(db), AssertSqlSafe(statement.into_sql()), args))
+        Ok((
+            Route::new(db, Summary::select(E::META.table)),
+            AssertSqlSafe(statement.into_sql()),
+            args,
+        ))
     }
 
     /// Every matching row.

@@ -15,6 +15,7 @@ use crate::handle::{Scoped, TenantExecutor};
 use crate::meta::EntityMeta;
 use crate::sql::plan::Dynamic;
 use crate::sql::{self, BulkWrite, Input, SelectParts, Statement};
+use crate::trace::{Operation, Summary};
 use crate::value::Values;
 
 fn not_found<E: TenantEntity>() -> Error {
@@ -23,31 +24,50 @@ fn not_found<E: TenantEntity>() -> Error {
     }
 }
 
+/// What a statement of `E` that runs `operation` does, for its span.
+fn summary<E: TenantEntity>(operation: Operation) -> Summary {
+    Summary::new(operation, E::META.table)
+}
+
+/// The command of `E`'s delete: an `UPDATE` of the soft-delete column, or a `DELETE`.
+fn delete_operation<E: TenantEntity>() -> Operation {
+    match E::META.soft_delete {
+        Some(_) => Operation::Update,
+        None => Operation::Delete,
+    }
+}
+
 /// Binds `statement` for `input` and fetches its rows.
 async fn rows<E: TenantEntity>(
     db: Scoped<'_>,
     statement: &'static Statement,
+    operation: Operation,
     input: Input<'_>,
 ) -> Result<Vec<E>> {
     let args = statement.bind(input)?;
-    Route::from(db).fetch_all(statement.sql(), args).await
+    Route::new(db, summary::<E>(operation))
+        .fetch_all(statement.sql(), args)
+        .await
 }
 
 /// Binds `statement` for `input` and fetches its first row, if any.
 async fn row<E: TenantEntity>(
     db: Scoped<'_>,
     statement: &'static Statement,
+    operation: Operation,
     input: Input<'_>,
 ) -> Result<Option<E>> {
     let args = statement.bind(input)?;
-    Route::from(db).fetch_optional(statement.sql(), args).await
+    Route::new(db, summary::<E>(operation))
+        .fetch_optional(statement.sql(), args)
+        .await
 }
 
 /// The live row `id`, if the scope's tenant has it.
 pub async fn find<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<Option<E>> {
     let db = db.into_scoped();
     let input = Input::key(db.scope, id);
-    row(db, &E::statements().find, input).await
+    row(db, &E::statements().find, Operation::Select, input).await
 }
 
 /// The live row `id`; [`Error::NotFound`] if the scope's tenant has none.
@@ -65,7 +85,7 @@ pub async fn find_many<'c, E: TenantEntity>(
     }
     let db = db.into_scoped();
     let input = Input::key(db.scope, ids.to_vec());
-    let found: Vec<E> = rows(db, &E::statements().find_many, input).await?;
+    let found: Vec<E> = rows(db, &E::statements().find_many, Operation::Select, input).await?;
     Ok(found.into_iter().map(|row| (row.id(), row)).collect())
 }
 
@@ -75,7 +95,7 @@ pub async fn find_many<'c, E: TenantEntity>(
 pub async fn insert<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, new: E::New) -> Result<E> {
     let db = db.into_scoped();
     let input = Input::key(db.scope, Uuid::now_v7()).with_data(E::new_values(new));
-    row(db, &E::statements().insert, input)
+    row(db, &E::statements().insert, Operation::Insert, input)
         .await?
         .ok_or(Error::ForeignKey { constraint: None })
 }
@@ -94,7 +114,8 @@ pub async fn insert_many<'c, E: TenantEntity>(
     let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
     let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let input = Input::key(db.scope, ids).with_data(E::new_many_values(new));
-    let mut inserted: Vec<E> = rows(db, &E::statements().insert_many, input).await?;
+    let mut inserted: Vec<E> =
+        rows(db, &E::statements().insert_many, Operation::Insert, input).await?;
     if inserted.len() != position.len() {
         return Err(Error::ForeignKey { constraint: None });
     }
@@ -114,7 +135,14 @@ pub async fn update<'c, E: TenantEntity>(
     let values = E::patch_values(patch);
     let parents = values.parents();
     let input = Input::key(db.scope, id).with_data(values);
-    if let Some(updated) = row(db.reborrow(), &E::statements().update, input).await? {
+    if let Some(updated) = row(
+        db.reborrow(),
+        &E::statements().update,
+        Operation::Update,
+        input,
+    )
+    .await?
+    {
         return Ok(updated);
     }
     // Tell a refused parent or a stale version from a missing row; these reads run only
@@ -140,7 +168,7 @@ pub async fn insert_or_update<'c, E: TenantEntity>(
     let values = E::new_values(new);
     let parents = values.parents();
     let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
-    match row(db.reborrow(), statement, input).await? {
+    match row(db.reborrow(), statement, Operation::Insert, input).await? {
         Some(row) => Ok(row),
         None if parent_missing(db, E::meta(), &parents).await? => {
             Err(Error::ForeignKey { constraint: None })
@@ -161,7 +189,7 @@ pub async fn insert_or_ignore<'c, E: TenantEntity>(
     let values = E::new_values(new);
     let parents = values.parents();
     let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
-    match row(db.reborrow(), statement, input).await? {
+    match row(db.reborrow(), statement, Operation::Insert, input).await? {
         Some(row) => Ok(Some(row)),
         None if parent_missing(db, E::meta(), &parents).await? => {
             Err(Error::ForeignKey { constraint: None })
@@ -195,7 +223,7 @@ async fn parent_missing(
         let exists = sql::parent_exists(sql.plan(), (relation.parent)(), &placeholder);
         sql.push("SELECT ").push(&exists);
         let (statement, args) = sql.bind(Some(db.scope))?;
-        let found: bool = Route::from(db.reborrow())
+        let found: bool = Route::new(db.reborrow(), Summary::select((relation.parent)().table))
             .fetch_scalar(AssertSqlSafe(statement.into_sql()), args)
             .await?;
         if !found {
@@ -221,7 +249,11 @@ pub(crate) async fn bulk<'c, E: TenantEntity>(
     let parents = data.as_ref().map(Values::parents).unwrap_or_default();
     let (statement, args) =
         sql::render_bulk(E::meta(), write, parts).bind_with(Some(db.scope), data)?;
-    let mut rows: Vec<E> = Route::from(db.reborrow())
+    let operation = match write {
+        BulkWrite::Update | BulkWrite::SoftDelete | BulkWrite::Restore => Operation::Update,
+        BulkWrite::Remove(_) => Operation::Delete,
+    };
+    let mut rows: Vec<E> = Route::new(db.reborrow(), summary::<E>(operation))
         .fetch_all(AssertSqlSafe(statement.into_sql()), args)
         .await?;
     if rows.is_empty() && parent_missing(db, E::meta(), &parents).await? {
@@ -236,9 +268,13 @@ async fn write_by_id<E: TenantEntity>(
     db: Scoped<'_>,
     id: Uuid,
     statement: &'static Statement,
+    operation: Operation,
 ) -> Result<()> {
     let args = statement.bind(Input::key(db.scope, id))?;
-    match Route::from(db).execute(statement.sql(), args).await? {
+    match Route::new(db, summary::<E>(operation))
+        .execute(statement.sql(), args)
+        .await?
+    {
         0 => Err(not_found::<E>()),
         _ => Ok(()),
     }
@@ -256,7 +292,7 @@ async fn refuse_cascades<E: TenantEntity>(db: &mut Scoped<'_>) -> Result<()> {
         Some(known) => known,
         None => {
             let (statement, args) = sql::rls::cascades(table).bind(None)?;
-            let found: Vec<(String,)> = Route::from(db.reborrow())
+            let found: Vec<(String,)> = Route::new(db.reborrow(), Summary::select("pg_constraint"))
                 .fetch_all(AssertSqlSafe(statement.into_sql()), args)
                 .await?;
             let found: Arc<[String]> = found.into_iter().map(|(name,)| name).collect();
@@ -280,7 +316,7 @@ pub async fn delete<'c, E: TenantEntity>(db: impl TenantExecutor<'c>, id: Uuid) 
     if E::META.soft_delete.is_none() {
         refuse_cascades::<E>(&mut db).await?;
     }
-    write_by_id::<E>(db, id, &E::statements().delete).await
+    write_by_id::<E>(db, id, &E::statements().delete, delete_operation::<E>()).await
 }
 
 /// Brings the soft-deleted row `id` back; [`Error::NotFound`] if no deleted row has it.
@@ -291,14 +327,16 @@ pub async fn restore<'c, E: SoftDelete>(db: impl TenantExecutor<'c>, id: Uuid) -
         .as_ref()
         .ok_or_else(|| Error::Configuration("the entity has no soft-delete column".into()))?;
     let input = Input::key(db.scope, id);
-    row(db, statement, input).await?.ok_or_else(not_found::<E>)
+    row(db, statement, Operation::Update, input)
+        .await?
+        .ok_or_else(not_found::<E>)
 }
 
 /// Removes the row `id` for good, deleted or not.
 pub async fn purge<'c, E: SoftDelete>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<()> {
     let mut db = db.into_scoped();
     refuse_cascades::<E>(&mut db).await?;
-    write_by_id::<E>(db, id, &E::statements().purge).await
+    write_by_id::<E>(db, id, &E::statements().purge, Operation::Delete).await
 }
 
 /// The children of each parent in `parent_ids` through relation number `relation`, in one
@@ -325,7 +363,7 @@ pub async fn load_children<'c, E: TenantEntity>(
     .ok_or_else(|| Error::Configuration("the entity has no such relation".into()))?;
     let db = db.into_scoped();
     let input = Input::key(db.scope, parent_ids.to_vec());
-    for child in rows::<E>(db, statement, input).await? {
+    for child in rows::<E>(db, statement, Operation::Select, input).await? {
         if let Some(parent) = parent_of(&child) {
             grouped.entry(parent).or_default().push(child);
         }

@@ -8,6 +8,7 @@ use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::sql;
+use crate::trace::Summary;
 
 pub use crate::isolation::{IsolationProblem, IsolationReport};
 
@@ -80,10 +81,11 @@ impl<'a> IsolationCheck<'a> {
     pub async fn run(self) -> Result<()> {
         let mut problems = Vec::new();
         let (statement, args) = sql::rls::role_powers().bind(None)?;
-        let (superuser, bypass): (bool, bool) = Route::unscoped(self.backend)
-            .fetch_optional(AssertSqlSafe(statement.into_sql()), args)
-            .await?
-            .unwrap_or((false, false));
+        let (superuser, bypass): (bool, bool) =
+            Route::unscoped(self.backend, Summary::select("pg_roles"))
+                .fetch_optional(AssertSqlSafe(statement.into_sql()), args)
+                .await?
+                .unwrap_or((false, false));
         if superuser {
             problems.push(IsolationProblem::Superuser);
         }
@@ -93,7 +95,7 @@ impl<'a> IsolationCheck<'a> {
         for table in self.tables {
             let (statement, args) = sql::rls::table_state(table).bind(None)?;
             type State = (bool, bool, bool, String, bool, Vec<String>);
-            let state: Option<State> = Route::unscoped(self.backend)
+            let state: Option<State> = Route::unscoped(self.backend, Summary::select("pg_class"))
                 .fetch_optional(AssertSqlSafe(statement.into_sql()), args)
                 .await?;
             let Some((enabled, forced, owned, owner, policy, others)) = state else {

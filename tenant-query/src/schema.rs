@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::meta::{ColumnMeta, EntityMeta};
 use crate::sql::{self, ident, table};
+use crate::trace::Summary;
 
 pub use crate::schema_report::{SchemaProblem, SchemaReport};
 
@@ -78,7 +79,7 @@ impl<'a> SchemaCheck<'a> {
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
         let (statement, args) = query.bind(None)?;
-        Route::unscoped(self.backend)
+        Route::unscoped(self.backend, Summary::select("pg_catalog"))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)
             .await
     }
