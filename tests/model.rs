@@ -120,11 +120,23 @@ fn check<W: World>(
     }
 }
 
+/// A few inserts (parents first), then anything.
 fn machine(
     world: &[&'static spec::Spec],
     relations: bool,
 ) -> impl Strategy<Value = Vec<Op>> + use<> {
-    proptest::collection::vec(world::op(world, relations), 1..30)
+    (
+        proptest::collection::vec(world::seed(world), 0..10),
+        proptest::collection::vec(world::op(world, relations), 1..30),
+    )
+        .prop_map(|(mut seed, ops)| {
+            seed.sort_by_key(|op| match op {
+                Op::E { table, .. } => *table,
+                _ => 0,
+            });
+            seed.extend(ops);
+            seed
+        })
 }
 
 #[test]

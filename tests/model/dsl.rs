@@ -43,8 +43,8 @@ pub struct QGen {
 
 pub fn pick() -> impl Strategy<Value = Pick> {
     prop_oneof![
-        6 => (0usize..64).prop_map(Pick::Own),
-        3 => (0usize..64).prop_map(Pick::Known),
+        8 => (0usize..64).prop_map(Pick::Own),
+        2 => (0usize..64).prop_map(Pick::Known),
         1 => any::<u128>().prop_map(Pick::Fresh),
     ]
 }
@@ -97,7 +97,7 @@ pub fn value(world: &[&'static Spec], table: usize, col: usize) -> BoxedStrategy
                 None => (0..n).boxed(),
             };
             prop_oneof![
-                6 => (table_strategy, pick()).prop_map(|(t, p)| ValGen::Id(t, p)),
+                8 => (table_strategy, pick()).prop_map(|(t, p)| ValGen::Id(t, p)),
                 1 => copy,
                 1 => literal(Kind::Uuid, false).prop_map(ValGen::Lit),
             ]

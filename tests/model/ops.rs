@@ -22,6 +22,9 @@ pub enum Pick {
     /// The k-th row (modulo their number) of the operation's tenant, live or not, as the
     /// operation sees the table; a `Known` id when there is none.
     Own(usize),
+    /// The k-th soft-deleted row of the operation's tenant; an `Own` row when there is
+    /// none.
+    Deleted(usize),
     /// An id nobody has.
     Fresh(u128),
 }
@@ -54,6 +57,22 @@ pub enum EOp {
 }
 
 impl EOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EOp::Insert(_) => "insert",
+            EOp::InsertCopy(_) => "insert(copy)",
+            EOp::InsertMany(_) => "insert_many",
+            EOp::Update(..) => "update",
+            EOp::Delete(_) => "delete",
+            EOp::Restore(_) => "restore",
+            EOp::Purge(_) => "purge",
+            EOp::Find(_) => "find",
+            EOp::Get(_) => "get",
+            EOp::FindMany(_) => "find_many",
+            EOp::Query(_) => "query",
+        }
+    }
+
     fn writes(&self) -> bool {
         !matches!(
             self,
@@ -147,6 +166,8 @@ pub struct Case {
     pub outcomes: BTreeMap<String, usize>,
     /// The tenant of the running operation, and whether it runs in the transaction.
     pub current: (usize, bool),
+    /// The name of the running operation, for the outcome counts.
+    pub op_name: &'static str,
 }
 
 pub type Step = Result<(), String>;
@@ -189,6 +210,7 @@ impl Case {
             commit_after_error_seen: 0,
             outcomes: BTreeMap::new(),
             current: (0, false),
+            op_name: "",
         }
     }
 
@@ -219,6 +241,20 @@ impl Case {
                     self.pick(table, &Pick::Known(*k))
                 } else {
                     *own[k % own.len()]
+                }
+            }
+            Pick::Deleted(k) => {
+                let t = &self.seen(inside).tables[table];
+                let deleted: Vec<&Uuid> = t
+                    .rows
+                    .iter()
+                    .filter(|(_, r)| r.tenant == tenant && t.is_deleted(r))
+                    .map(|(id, _)| id)
+                    .collect();
+                if deleted.is_empty() {
+                    self.pick(table, &Pick::Own(*k))
+                } else {
+                    *deleted[k % deleted.len()]
                 }
             }
             Pick::Known(k) if !self.known[table].is_empty() => {
@@ -299,8 +335,8 @@ fn check_err<T: std::fmt::Debug>(
 ) -> Result<bool, String> {
     let actual_kind = actual.as_ref().err().map(err_kind);
     let outcome = match actual_kind {
-        Some(kind) => format!("{kind:?}"),
-        None => "Ok".to_owned(),
+        Some(kind) => format!("{} {kind:?}", case.op_name),
+        None => format!("{} Ok", case.op_name),
     };
     *case.outcomes.entry(outcome).or_default() += 1;
     if expected != actual_kind {
@@ -391,6 +427,7 @@ pub async fn entity_op<E: Modeled>(
     };
     let aborted = case.aborted(inside);
     case.current = (tenant, inside);
+    case.op_name = op.name();
     let spec = E::spec();
     let what = format!(
         "{} {op:?} (tenant {tenant}, in transaction: {inside})",

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::dsl::{self, data_value, pick};
 use crate::entities::{Project, Task};
-use crate::ops::{self, Case, EOp, ErrKind, Op, RelOp, Step, call, entity_op};
+use crate::ops::{self, Case, EOp, ErrKind, Op, Pick, RelOp, Step, call, entity_op};
 use crate::reference::rows_admit;
 use crate::spec::{Modeled, Spec};
 use crate::val::Val;
@@ -285,14 +285,45 @@ pub fn eop(world: &[&'static Spec], table: usize) -> BoxedStrategy<EOp> {
         (6, dsl::query(world, table).prop_map(EOp::Query).boxed()),
     ];
     if spec.soft_delete {
-        choices.push((3, pick().prop_map(EOp::Restore).boxed()));
-        choices.push((2, pick().prop_map(EOp::Purge).boxed()));
+        let deleted = || prop_oneof![3 => (0usize..64).prop_map(Pick::Deleted), 1 => pick()];
+        choices.push((5, deleted().prop_map(EOp::Restore).boxed()));
+        choices.push((2, deleted().prop_map(EOp::Purge).boxed()));
     }
     Union::new_weighted(choices).boxed()
 }
 
+/// Mostly the first tenant, so that its tables fill up; the second is there to be kept
+/// out.
 fn tenant() -> impl Strategy<Value = usize> {
-    0usize..2
+    prop_oneof![3 => Just(0usize), 1 => Just(1usize)]
+}
+
+/// Inserts outside any transaction, to start a case with rows (parents first).
+pub fn seed(world: &[&'static Spec]) -> BoxedStrategy<Op> {
+    let tables: Vec<(u32, BoxedStrategy<Op>)> = (0..world.len())
+        .map(|table| {
+            let spec = world[table];
+            let data: Vec<BoxedStrategy<_>> = spec
+                .data
+                .iter()
+                .map(|&c| data_value(world, table, c))
+                .collect();
+            let op = prop_oneof![
+                2 => data.clone().prop_map(EOp::Insert),
+                2 => proptest::collection::vec(data, 1..6).prop_map(EOp::InsertMany),
+            ];
+            let s = (tenant(), op)
+                .prop_map(move |(tenant, op)| Op::E {
+                    table,
+                    tenant,
+                    in_tx: false,
+                    op,
+                })
+                .boxed();
+            (1, s)
+        })
+        .collect();
+    Union::new_weighted(tables).boxed()
 }
 
 /// Any operation of the machine over `world` (with the relation operations when it has
@@ -313,7 +344,7 @@ pub fn op(world: &[&'static Spec], relations: bool) -> BoxedStrategy<Op> {
         .collect();
     let mut choices: Vec<(u32, BoxedStrategy<Op>)> = vec![
         (5, tenant().prop_map(Op::Begin).boxed()),
-        (3, Just(Op::Commit).boxed()),
+        (4, Just(Op::Commit).boxed()),
         (2, Just(Op::Rollback).boxed()),
         (1, Just(Op::Drop).boxed()),
     ];
