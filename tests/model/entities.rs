@@ -120,6 +120,29 @@ modeled!(IdAfterData, NewIdAfterData, IdAfterDataPatch, table = "shape_id_after_
     data { label: String, note: Option<String>, link: Option<Uuid>, score: i64 }
 );
 
+/// A uuid data field right before the id (same type: a mix-up of the two would not
+/// be caught by PostgreSQL), audited, nothing else.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "shape_uuid_before_id", audit)]
+pub struct UuidBeforeId {
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub owner: Uuid,
+    #[tenant(id)]
+    pub id: Uuid,
+    pub label: Option<String>,
+}
+
+modeled!(UuidBeforeId, NewUuidBeforeId, UuidBeforeIdPatch, table = "shape_uuid_before_id", audit = true, soft_delete = no;
+    fields {
+        org_id: Uuid = ORG_ID Tenant,
+        owner: Uuid = OWNER Data,
+        id: Uuid = ID Id,
+        label: Option<String> = LABEL Data,
+    }
+    data { owner: Uuid, label: Option<String> }
+);
+
 /// The tenant first, a nullable uuid beside the id; soft delete without audit or
 /// timestamps.
 #[derive(Debug, Clone, PartialEq, TenantEntity)]
