@@ -1036,3 +1036,48 @@ pub async fn check_rows<E: Modeled>(case: &mut Case, table: usize) -> Step {
     }
     Ok(())
 }
+
+/// Each audited row's history through `AuditRecord::for_entity`, in both tenants: its
+/// owner's records in order, nothing for the other tenant.
+pub async fn check_history<E: Modeled>(case: &Case) -> Step {
+    let spec = E::spec();
+    let mut ids: Vec<Uuid> = case
+        .model
+        .audit
+        .iter()
+        .filter(|r| r.table == spec.table)
+        .map(|r| r.entity_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        for tenant in 0..2 {
+            let expected: Vec<&AuditExp> = case
+                .model
+                .audit
+                .iter()
+                .filter(|r| r.table == spec.table && r.entity_id == id && r.tenant == tenant)
+                .collect();
+            let actual = AuditRecord::for_entity::<E>(&case.scopes[tenant], id)
+                .await
+                .map_err(|e| format!("for_entity: {e}"))?;
+            let same = expected.len() == actual.len()
+                && expected.iter().zip(&actual).all(|(e, a)| {
+                    a.action.as_str() == e.action
+                        && a.entity_id == id
+                        && a.entity == spec.table
+                        && a.tenant_id == case.tenants[tenant]
+                        && a.actor == case.actors[tenant]
+                        && changes_admit(spec, &e.changes, &a.changes)
+                });
+            if !same {
+                return differ(
+                    &format!("AuditRecord::for_entity({id}) in tenant {tenant}"),
+                    expected,
+                    actual,
+                );
+            }
+        }
+    }
+    Ok(())
+}

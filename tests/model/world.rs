@@ -37,7 +37,8 @@ impl<E: Modeled> World for One<E> {
         entity_op::<E>(case, table, tenant, in_tx, op).await
     }
     async fn check_rows(case: &mut Case) -> Step {
-        ops::check_rows::<E>(case, 0).await
+        ops::check_rows::<E>(case, 0).await?;
+        ops::check_history::<E>(case).await
     }
 }
 
@@ -59,7 +60,9 @@ impl World for Relations {
     }
     async fn check_rows(case: &mut Case) -> Step {
         ops::check_rows::<Project>(case, 0).await?;
-        ops::check_rows::<Task>(case, 1).await
+        ops::check_rows::<Task>(case, 1).await?;
+        ops::check_history::<Project>(case).await?;
+        ops::check_history::<Task>(case).await
     }
 }
 
