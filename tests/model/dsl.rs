@@ -49,13 +49,14 @@ pub fn pick() -> impl Strategy<Value = Pick> {
     ]
 }
 
-/// Short texts over a small alphabet (with the `LIKE` wildcards as plain characters), so
-/// that values collide, compare and match often.
+/// Short texts over a small alphabet (with the `LIKE` wildcards, a quote, a backslash and
+/// a two-byte character as plain characters), so that values collide, compare and match
+/// often.
 fn text(unique: bool) -> BoxedStrategy<String> {
     if unique {
         "[a-f]{1,3}".boxed()
     } else {
-        "[ab%_]{0,3}".boxed()
+        prop_oneof![8 => "[ab%_]{0,3}", 1 => "[ab'\\\\é]{0,3}"].boxed()
     }
 }
 
@@ -160,7 +161,7 @@ fn leaf(world: &[&'static Spec], table: usize) -> BoxedStrategy<TreeGen> {
             ];
             if c.kind == Kind::Text {
                 let pattern = prop_oneof![
-                    10 => "[ab%_]{0,4}",
+                    10 => "[abé%_]{0,4}",
                     // Wildcards around a piece of a stored value.
                     10 => "[%_]?[ab]?[%_]",
                     1 => Just("a\0".to_owned()),

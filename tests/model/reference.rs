@@ -203,7 +203,11 @@ impl Tree {
             }
             Tree::Like(col, pattern) => match &row[*col] {
                 Val::Null => None,
-                Val::Text(s) => Some(like(pattern.as_bytes(), s.as_bytes())),
+                Val::Text(s) => {
+                    let (p, s): (Vec<char>, Vec<char>) =
+                        (pattern.chars().collect(), s.chars().collect());
+                    Some(like(&p, &s))
+                }
                 other => panic!("like on {other:?}"),
             },
             Tree::Null(col, negated) => Some(row[*col].is_null() != *negated),
@@ -254,12 +258,13 @@ fn or(items: impl IntoIterator<Item = Option<bool>>) -> Option<bool> {
     result
 }
 
-/// `LIKE` with `%` and `_` (the generators never produce the escape character).
-pub fn like(pattern: &[u8], s: &[u8]) -> bool {
+/// `LIKE` with `%` and `_` over characters, not bytes (patterns never hold the escape
+/// character `\`; values may).
+pub fn like(pattern: &[char], s: &[char]) -> bool {
     match pattern.split_first() {
         None => s.is_empty(),
-        Some((b'%', rest)) => (0..=s.len()).any(|i| like(rest, &s[i..])),
-        Some((b'_', rest)) => !s.is_empty() && like(rest, &s[1..]),
+        Some(('%', rest)) => (0..=s.len()).any(|i| like(rest, &s[i..])),
+        Some(('_', rest)) => !s.is_empty() && like(rest, &s[1..]),
         Some((c, rest)) => s.first() == Some(c) && like(rest, &s[1..]),
     }
 }

@@ -134,6 +134,7 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
             // Empty input makes no query.
             let expected_err = (aborted && !ids.is_empty()).then_some(ErrKind::Database);
             let actual_err = actual.as_ref().err().map(ops::err_kind);
+            count(case, format!("load_by {actual_err:?}"));
             if expected_err != actual_err {
                 return differ(&what, expected_err, actual);
             }
@@ -152,6 +153,9 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
                     .all(|(k, e)| actual.get(k).is_some_and(|a| rows_admit(e, a)));
             if !same {
                 return differ(&what, expected, actual);
+            }
+            if actual.values().any(|rows| !rows.is_empty()) {
+                count(case, "load_by: children".into());
             }
             for rows in actual.values() {
                 ops::learn(case, inside, 1, rows);
@@ -209,6 +213,10 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
             if !same {
                 return differ(&what, expected, actual);
             }
+            count(
+                case,
+                format!("load_parent: {} parents", actual.len().min(3)),
+            );
         }
         RelOp::Attach { with_deleted } => {
             let s = case.scopes[tenant].clone();
@@ -245,9 +253,15 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
             if !same {
                 return differ(&what, expected, actual);
             }
+            let children = actual.iter().any(|(_, tasks)| !tasks.is_empty());
+            count(case, format!("attach: children {children}"));
         }
     }
     Ok(())
+}
+
+fn count(case: &mut Case, outcome: String) {
+    *case.outcomes.entry(outcome).or_default() += 1;
 }
 
 /// One operation on table `table` of `world`.
