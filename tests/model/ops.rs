@@ -601,14 +601,15 @@ async fn insert<E: Modeled>(
     let model = &case.model.tables[table];
     // Unique values: against the tenant's rows, live or not, and within the batch.
     let conflict = rows.iter().enumerate().any(|(n, data)| {
-        spec.data.iter().zip(data).any(|(&col, v)| {
-            spec.cols[col].unique
-                && (model.taken(tenant, col, v, None)
-                    || rows[..n].iter().any(|other| {
-                        !v.is_null()
-                            && other[spec.data.iter().position(|&c| c == col).unwrap()] == *v
-                    }))
-        })
+        spec.data
+            .iter()
+            .zip(data)
+            .enumerate()
+            .any(|(slot, (&col, v))| {
+                spec.cols[col].unique
+                    && (model.taken(tenant, col, v, None)
+                        || (!v.is_null() && rows[..n].iter().any(|other| other[slot] == *v)))
+            })
     });
     let dangling = rows.iter().any(|data| {
         let mut vals = vec![Val::Null; spec.cols.len()];
