@@ -350,7 +350,7 @@ fn sql_type(kind: Kind) -> &'static str {
 }
 
 /// The table of `spec`: primary key and unique constraints led by the tenant, composite
-/// foreign keys (tenant, parent id) that cascade.
+/// foreign keys (tenant, parent id) that refuse to delete a parent still referred to.
 pub fn ddl(spec: &Spec, world: &[&Spec]) -> String {
     let q = |name: &str| format!("\"{name}\"");
     let tenant = q(spec.cols[spec.tenant()].name);
@@ -376,7 +376,7 @@ pub fn ddl(spec: &Spec, world: &[&Spec]) -> String {
                 .find(|s| s.table == target)
                 .expect("a parent table");
             lines.push(format!(
-                "FOREIGN KEY ({tenant}, {}) REFERENCES {} ({}, {}) ON DELETE CASCADE",
+                "FOREIGN KEY ({tenant}, {}) REFERENCES {} ({}, {})",
                 q(c.name),
                 q(target),
                 q(parent.cols[parent.tenant()].name),

@@ -119,10 +119,46 @@ pub enum Op {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrKind {
     NotFound,
+    NotUnique,
     Conflict,
     InvalidInput,
     Database,
 }
+
+/// A predicted failure, and whether it leaves the transaction aborted (the database
+/// raised it) or usable (refused before or without a database error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fail {
+    pub kind: ErrKind,
+    pub aborts: bool,
+}
+
+impl From<ErrKind> for Fail {
+    fn from(kind: ErrKind) -> Fail {
+        Fail {
+            kind,
+            aborts: matches!(kind, ErrKind::Conflict | ErrKind::Database),
+        }
+    }
+}
+
+/// How the library answers a `belongs_to` value that names no row it accepts: the
+/// database's foreign key refuses it, which aborts a transaction.
+pub const REFUSED_REFERENCE: Fail = Fail {
+    kind: ErrKind::Database,
+    aborts: true,
+};
+
+/// Whether a `belongs_to` value must name a live row (or any row of the tenant, deleted
+/// or not, as the composite foreign key requires).
+pub const REFERENCE_NEEDS_LIVE_ROW: bool = false;
+
+/// How the library answers a hard delete of a row that others still refer to (the test
+/// schema's foreign keys are `NO ACTION`): the database refuses it.
+pub const PARENT_IN_USE: Fail = Fail {
+    kind: ErrKind::Database,
+    aborts: true,
+};
 
 pub fn err_kind(error: &tenant_query::Error) -> ErrKind {
     match error {
@@ -326,23 +362,24 @@ fn differ<T: std::fmt::Debug, U: std::fmt::Debug>(what: &str, expected: T, actua
 
 /// Compares the error kinds first: on a predicted error, the library must fail the same
 /// way; a failing statement inside a transaction aborts it.
-fn check_err<T: std::fmt::Debug>(
+fn check_err<T: std::fmt::Debug, F: Into<Fail>>(
     case: &mut Case,
     inside: bool,
     what: &str,
-    expected: Option<ErrKind>,
+    expected: Option<F>,
     actual: &tenant_query::Result<T>,
 ) -> Result<bool, String> {
+    let expected: Option<Fail> = expected.map(Into::into);
     let actual_kind = actual.as_ref().err().map(err_kind);
     let outcome = match actual_kind {
         Some(kind) => format!("{} {kind:?}", case.op_name),
         None => format!("{} Ok", case.op_name),
     };
     *case.outcomes.entry(outcome).or_default() += 1;
-    if expected != actual_kind {
+    if expected.map(|f| f.kind) != actual_kind {
         differ(what, expected, actual)?;
     }
-    if inside && matches!(actual_kind, Some(ErrKind::Conflict | ErrKind::Database)) {
+    if inside && expected.is_some_and(|f| f.aborts) {
         case.tx.as_mut().expect("open").aborted = true;
     }
     Ok(actual_kind.is_none())
@@ -548,7 +585,7 @@ pub async fn entity_op<E: Modeled>(
             } else if aborted {
                 Err(ErrKind::Database)
             } else {
-                Ok(q.run(&case.seen(inside).tables[table], tenant))
+                q.run(&case.seen(inside).tables[table], tenant)
             };
 
             let actual = call!(case, inside, tenant, |db| dsl::run_library::<E, _>(db, &q));
@@ -616,20 +653,22 @@ async fn insert<E: Modeled>(
         for (&col, v) in spec.data.iter().zip(data) {
             vals[col] = v.clone();
         }
-        !case.model.references_hold(table, tenant, &vals)
+        !case
+            .model
+            .references_hold(table, tenant, &vals, &spec.data, REFERENCE_NEEDS_LIVE_ROW)
     });
-    let expected = if rows.is_empty() {
+    let expected: Option<Fail> = if rows.is_empty() {
         None
     } else if rows.iter().any(|r| has_nul(r)) {
-        Some(ErrKind::InvalidInput)
+        Some(ErrKind::InvalidInput.into())
     } else if case.aborted(inside) {
-        Some(ErrKind::Database)
+        Some(ErrKind::Database.into())
     } else if conflict {
         // The unique index fails the row as it is inserted, before foreign keys are
         // checked at the end of the statement.
-        Some(ErrKind::Conflict)
+        Some(ErrKind::Conflict.into())
     } else if dangling {
-        Some(ErrKind::Database)
+        Some(REFUSED_REFERENCE)
     } else {
         None
     };
@@ -691,26 +730,32 @@ async fn update<E: Modeled>(
             }
         }
     }
-    let expected = if patch
+    let expected: Option<Fail> = if patch
         .iter()
         .flatten()
         .any(|v| matches!(v, Val::Text(s) if s.contains('\0')))
     {
-        Some(ErrKind::InvalidInput)
+        Some(ErrKind::InvalidInput.into())
     } else if aborted {
-        Some(ErrKind::Database)
+        Some(ErrKind::Database.into())
     } else if let Some(new) = &new {
         if changed.iter().any(|&c| {
             spec.cols[c].unique && case.model.tables[table].taken(tenant, c, &new[c], Some(id))
         }) {
-            Some(ErrKind::Conflict)
-        } else if !case.model.references_hold(table, tenant, new) {
-            Some(ErrKind::Database)
+            Some(ErrKind::Conflict.into())
+        } else if !case.model.references_hold(
+            table,
+            tenant,
+            new,
+            &changed,
+            REFERENCE_NEEDS_LIVE_ROW,
+        ) {
+            Some(REFUSED_REFERENCE)
         } else {
             None
         }
     } else {
-        Some(ErrKind::NotFound)
+        Some(ErrKind::NotFound.into())
     };
     let p = E::patch_from(&patch);
     let actual = call!(case, inside, tenant, |db| E::m_update(db, id, p));
@@ -784,9 +829,12 @@ async fn remove<E: Modeled>(
         _ => t.visible(tenant, id, true),
     }
     .map(|r| r.vals.clone());
-    let expected = match &target {
-        _ if aborted => Some(ErrKind::Database),
-        None => Some(ErrKind::NotFound),
+    // A hard delete (a purge, or a delete without soft delete) of a row still referred to.
+    let hard = matches!(op, EOp::Purge(_)) || (matches!(op, EOp::Delete(_)) && sd.is_none());
+    let expected: Option<Fail> = match &target {
+        _ if aborted => Some(ErrKind::Database.into()),
+        None => Some(ErrKind::NotFound.into()),
+        Some(_) if hard && case.model.referred_to(table, id) => Some(PARENT_IN_USE),
         Some(_) => None,
     };
     match op {

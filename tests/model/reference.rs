@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use crate::ops::ErrKind;
 use crate::spec::{Role, Spec};
 use crate::val::{CmpOp, Val};
 
@@ -88,15 +89,38 @@ impl Model {
             .unwrap_or_else(|| panic!("no table {name}"))
     }
 
-    /// Whether every `belongs_to` value of `vals` names a row (live or not) of `tenant`,
-    /// as the composite foreign keys of the test schema require.
-    pub fn references_hold(&self, table: usize, tenant: usize, vals: &[Val]) -> bool {
+    /// Whether the `belongs_to` values among columns `cols` of `vals` name a row of
+    /// `tenant` (a live one if `live_only`).
+    pub fn references_hold(
+        &self,
+        table: usize,
+        tenant: usize,
+        vals: &[Val],
+        cols: &[usize],
+        live_only: bool,
+    ) -> bool {
         let spec = self.tables[table].spec;
-        spec.cols.iter().enumerate().all(|(i, c)| match c.fk {
+        cols.iter().all(|&i| match spec.cols[i].fk {
             Some(target) if !vals[i].is_null() => self.tables[self.table_index(target)]
-                .visible(tenant, vals[i].uuid(), true)
+                .visible(tenant, vals[i].uuid(), !live_only)
                 .is_some(),
             _ => true,
+        })
+    }
+
+    /// Whether rows of other tables (of the same tenant, live or not) refer to row `id`.
+    pub fn referred_to(&self, table: usize, id: Uuid) -> bool {
+        let Some(row) = self.tables[table].rows.get(&id) else {
+            return false;
+        };
+        let name = self.tables[table].spec.table;
+        self.tables.iter().any(|t| {
+            t.spec.cols.iter().enumerate().any(|(col, c)| {
+                c.fk == Some(name)
+                    && t.rows
+                        .values()
+                        .any(|r| r.tenant == row.tenant && r.vals[col] == Val::Uuid(id))
+            })
         })
     }
 
@@ -120,29 +144,9 @@ impl Model {
         }
     }
 
-    /// Removes row `id` for good, and (as `ON DELETE CASCADE` does, without audit
-    /// records: the database, not the library, removes them) the rows that refer to it.
+    /// Removes row `id` for good (nothing refers to it: see `referred_to`).
     pub fn remove(&mut self, table: usize, id: Uuid) -> Option<MRow> {
-        let row = self.tables[table].rows.remove(&id)?;
-        let name = self.tables[table].spec.table;
-        for t in 0..self.tables.len() {
-            let spec = self.tables[t].spec;
-            for (col, c) in spec.cols.iter().enumerate() {
-                if c.fk != Some(name) {
-                    continue;
-                }
-                let children: Vec<Uuid> = self.tables[t]
-                    .rows
-                    .iter()
-                    .filter(|(_, r)| r.tenant == row.tenant && r.vals[col] == Val::Uuid(id))
-                    .map(|(id, _)| *id)
-                    .collect();
-                for child in children {
-                    self.remove(t, child);
-                }
-            }
-        }
-        Some(row)
+        self.tables[table].rows.remove(&id)
     }
 
     /// Replaces placeholders of timestamps not seen yet with the values read back.
@@ -269,6 +273,14 @@ pub fn like(pattern: &[char], s: &[char]) -> bool {
     }
 }
 
+/// Whether `count` and `exists` see only the rows `all` would return (within `limit`
+/// and `offset`) rather than every match.
+pub const COUNT_WITHIN_WINDOW: bool = false;
+
+/// Whether `optional` fails with `NotUnique` when several rows match (within the window)
+/// rather than returning the first.
+pub const OPTIONAL_AT_MOST_ONE: bool = false;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Terminal {
     All,
@@ -324,7 +336,7 @@ impl Query {
     }
 
     /// The answer on `table` for `tenant`.
-    pub fn run(&self, table: &Table, tenant: usize) -> Answer {
+    pub fn run(&self, table: &Table, tenant: usize) -> Result<Answer, ErrKind> {
         let spec = table.spec;
         let id = spec.id();
         let mut rows: Vec<&MRow> = table
@@ -348,10 +360,12 @@ impl Query {
                 }
             })
             .collect();
-        match self.terminal {
-            Terminal::Count => return Answer::Count(rows.len() as i64),
-            Terminal::Exists => return Answer::Exists(!rows.is_empty()),
-            Terminal::All | Terminal::Optional => {}
+        if !COUNT_WITHIN_WINDOW {
+            match self.terminal {
+                Terminal::Count => return Ok(Answer::Count(rows.len() as i64)),
+                Terminal::Exists => return Ok(Answer::Exists(!rows.is_empty())),
+                _ => {}
+            }
         }
         let mut order = Vec::new();
         match &self.keyset {
@@ -372,16 +386,22 @@ impl Query {
                 .unwrap_or(Ordering::Equal)
         });
         let limit = match self.terminal {
+            Terminal::Optional if OPTIONAL_AT_MOST_ONE => Some(self.limit.map_or(2, |l| l.min(2))),
             Terminal::Optional => Some(1),
             _ => self.limit,
         };
-        Answer::Rows(
-            rows.into_iter()
-                .skip(self.offset.unwrap_or(0) as usize)
-                .take(limit.map_or(usize::MAX, |l| l as usize))
-                .map(|r| r.vals.clone())
-                .collect(),
-        )
+        let page: Vec<Vec<Val>> = rows
+            .into_iter()
+            .skip(self.offset.unwrap_or(0) as usize)
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .map(|r| r.vals.clone())
+            .collect();
+        Ok(match self.terminal {
+            Terminal::Count => Answer::Count(page.len() as i64),
+            Terminal::Exists => Answer::Exists(!page.is_empty()),
+            Terminal::Optional if page.len() > 1 => return Err(ErrKind::NotUnique),
+            Terminal::All | Terminal::Optional => Answer::Rows(page),
+        })
     }
 }
 

@@ -23,8 +23,8 @@ pub struct ColSpec {
     pub nullable: bool,
     /// Part of a `UNIQUE (tenant, column)` constraint in the test schema.
     pub unique: bool,
-    /// The table a `belongs_to` column refers to (composite FK with the tenant, `ON
-    /// DELETE CASCADE` in the test schema).
+    /// The table a `belongs_to` column refers to (a composite foreign key with the
+    /// tenant in the test schema).
     pub fk: Option<&'static str>,
 }
 
