@@ -153,6 +153,10 @@ pub const REFUSED_REFERENCE: Fail = Fail {
 /// or not, as the composite foreign key requires).
 pub const REFERENCE_NEEDS_LIVE_ROW: bool = false;
 
+/// Whether the `belongs_to` values a patch sets are checked before the row is looked
+/// for (so they are refused even when the row is absent or they change nothing).
+pub const PATCH_REFERENCES_FIRST: bool = false;
+
 /// How the library answers a hard delete of a row that others still refer to (the test
 /// schema's foreign keys are `NO ACTION`): the database refuses it.
 pub const PARENT_IN_USE: Fail = Fail {
@@ -730,6 +734,18 @@ async fn update<E: Modeled>(
             }
         }
     }
+    // The reference values the patch sets, wherever the row is.
+    let set_refs: Vec<usize> = spec
+        .data
+        .iter()
+        .zip(&patch)
+        .filter(|(_, v)| v.is_some())
+        .map(|(&c, _)| c)
+        .collect();
+    let mut patched = vec![Val::Null; spec.cols.len()];
+    for (&col, v) in spec.data.iter().zip(&patch) {
+        patched[col] = v.clone().unwrap_or(Val::Null);
+    }
     let expected: Option<Fail> = if patch
         .iter()
         .flatten()
@@ -738,6 +754,12 @@ async fn update<E: Modeled>(
         Some(ErrKind::InvalidInput.into())
     } else if aborted {
         Some(ErrKind::Database.into())
+    } else if PATCH_REFERENCES_FIRST
+        && !case
+            .model
+            .references_hold(table, tenant, &patched, &set_refs, REFERENCE_NEEDS_LIVE_ROW)
+    {
+        Some(REFUSED_REFERENCE)
     } else if let Some(new) = &new {
         if changed.iter().any(|&c| {
             spec.cols[c].unique && case.model.tables[table].taken(tenant, c, &new[c], Some(id))
