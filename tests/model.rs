@@ -145,14 +145,14 @@ fn machine(
 
 #[test]
 fn projects_and_tasks_follow_the_model() {
-    check::<Relations>("relations", 1500, machine(&Relations::specs(), true));
+    check::<Relations>("relations", 1000, machine(&Relations::specs(), true));
 }
 
 #[test]
 fn shape_id_after_data_fields() {
     check::<One<IdAfterData>>(
         "shape_id_after_data",
-        500,
+        400,
         machine(&One::<IdAfterData>::specs(), false),
     );
 }
@@ -161,7 +161,7 @@ fn shape_id_after_data_fields() {
 fn shape_uuid_before_id() {
     check::<One<UuidBeforeId>>(
         "shape_uuid_before_id",
-        500,
+        400,
         machine(&One::<UuidBeforeId>::specs(), false),
     );
 }
@@ -170,7 +170,7 @@ fn shape_uuid_before_id() {
 fn shape_tenant_first_no_audit_no_timestamps() {
     check::<One<TenantFirst>>(
         "shape_tenant_first",
-        500,
+        400,
         machine(&One::<TenantFirst>::specs(), false),
     );
 }
@@ -179,19 +179,19 @@ fn shape_tenant_first_no_audit_no_timestamps() {
 fn shape_keywords_and_renamed_columns() {
     check::<One<Keywords>>(
         "shape_keywords",
-        500,
+        400,
         machine(&One::<Keywords>::specs(), false),
     );
 }
 
 #[test]
 fn shape_plain() {
-    check::<One<Plain>>("shape_plain", 500, machine(&One::<Plain>::specs(), false));
+    check::<One<Plain>>("shape_plain", 400, machine(&One::<Plain>::specs(), false));
 }
 
 #[test]
 fn shape_wide() {
-    check::<One<Wide>>("shape_wide", 300, machine(&One::<Wide>::specs(), false));
+    check::<One<Wide>>("shape_wide", 250, machine(&One::<Wide>::specs(), false));
 }
 
 /// Rows in both tenants, some deleted or changed, then many random queries.
@@ -225,5 +225,5 @@ fn queries_agree_with_the_model() {
             seed.extend(queries);
             seed
         });
-    check::<One<Project>>("queries", 800, strategy);
+    check::<One<Project>>("queries", 600, strategy);
 }
