@@ -610,7 +610,7 @@ async fn loaders_live_for_one_request() {
         name: "primed".into(),
         ..stored.clone()
     };
-    loaders.get::<app::Project>().prime(primed.clone());
+    loaders.get::<app::Project>().prime(primed.clone()).unwrap();
     let clone = loaders.clone();
     assert_eq!(
         clone

@@ -333,6 +333,13 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             },
         )
     };
+    let tenant_of = match (stub, entity.field(Role::TenantId)) {
+        (false, Some(tenant)) => {
+            let tenant = tenant.ident;
+            quote!(self.#tenant)
+        }
+        _ => never(),
+    };
     quote! {
         impl #p::Generated for #ident {
             const META: #p::EntityMeta = #meta;
@@ -343,6 +350,10 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
 
             fn statements() -> &'static #p::Statements {
                 #statements
+            }
+
+            fn tenant_of(&self) -> #p::Uuid {
+                #tenant_of
             }
 
             #[allow(unused_variables, unused_mut)]

@@ -249,7 +249,18 @@ impl<'a> CrossTenant<'a> {
     /// let hook = Webhook::get(&db.scope(&scope), hook).await?;
     /// # let _ = hook; Ok(()) }
     /// ```
+    ///
+    /// Under RLS mode the lookup runs with no tenant set, so the policies would hide
+    /// every row: it is refused with [`Error::Configuration`]. Resolve owners through a
+    /// `TenantDb` without RLS mode over a pool whose role has `BYPASSRLS`.
     pub async fn owner_of<E: TenantEntity>(&self, id: Uuid) -> Result<Option<TenantScope>> {
+        if self.backend.settings.rls_setting.is_some() {
+            return Err(Error::Configuration(
+                "owner_of cannot see past row-level security: resolve owners through a TenantDb \
+                 without RLS mode over a pool whose role has BYPASSRLS"
+                    .into(),
+            ));
+        }
         let (statement, args) = sql::render_owner(E::meta(), Box::new(id)).bind(None)?;
         let owners: Vec<(Uuid,)> = Route::unscoped(self.backend, Summary::select(E::META.table))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)

@@ -34,7 +34,7 @@ pub trait TenantEntity:
     Generated + for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + 'static
 {
     /// The insertable part: every data column, nothing the library sets itself.
-    type New: Send;
+    type New: Send + Clone;
     /// The updatable part: an `Option` per data column, `None` meaning "leave as is".
     type Patch: Default + Send;
 
@@ -59,6 +59,9 @@ pub trait Generated {
 
     /// The entity's fixed statements, built once per process.
     fn statements() -> &'static Statements;
+
+    /// The row's tenant.
+    fn tenant_of(&self) -> uuid::Uuid;
 
     /// The values of a new row, by column.
     fn new_values(new: <Self as TenantEntity>::New) -> Values

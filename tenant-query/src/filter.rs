@@ -439,6 +439,8 @@ pub(crate) struct Link {
     /// The related table's entity.
     pub(crate) target: &'static EntityMeta,
     pub(crate) join: Join,
+    /// Whether soft-deleted related rows count too.
+    pub(crate) with_deleted: bool,
 }
 
 /// Which side of a `belongs_to` the related rows are on.

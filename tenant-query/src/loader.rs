@@ -105,8 +105,23 @@ impl<'h> LoaderHandle<'h> for &'h mut ScopedTransaction {
     }
 }
 
+impl LoaderSource<'_> {
+    fn tenant(&self) -> Uuid {
+        match self {
+            LoaderSource::Db(db) => db.tenant_scope().tenant_id(),
+            LoaderSource::Tx(tx) => match tx.try_lock() {
+                Ok(scoped) => scoped.tenant_scope().tenant_id(),
+                // Just made, so never locked; a nil tenant would only refuse `prime`.
+                Err(_) => Uuid::nil(),
+            },
+        }
+    }
+}
+
 struct Shared<'h, E> {
     source: LoaderSource<'h>,
+    /// The scope's tenant: the only one whose rows the cache may hold.
+    tenant: Uuid,
     state: Mutex<State<E>>,
     /// Woken when a batch is handed back by a caller that stopped waiting.
     handover: Notify,
@@ -133,9 +148,11 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
             queued: Vec::new(),
             gathering: false,
         };
+        let source = db.into_source();
         Loader {
             shared: Arc::new(Shared {
-                source: db.into_source(),
+                tenant: source.tenant(),
+                source,
                 state: Mutex::new(state),
                 handover: Notify::new(),
             }),
@@ -196,9 +213,17 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
         self.shared.lock().cache.remove(&id);
     }
 
-    /// Caches `row` (for example the row a write returned), replacing what was cached.
-    pub fn prime(&self, row: E) {
+    /// Caches `row` (for example the row a write returned), replacing what was cached;
+    /// a row of another tenant is refused with [`Error::InvalidInput`].
+    pub fn prime(&self, row: E) -> Result<()> {
+        if row.tenant_of() != self.shared.tenant {
+            return Err(Error::invalid_input(
+                "tenant_id",
+                "the row belongs to another tenant than the loader's scope",
+            ));
+        }
         self.shared.lock().cache.insert(row.id(), Some(row));
+        Ok(())
     }
 }
 

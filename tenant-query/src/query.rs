@@ -166,7 +166,9 @@ impl<E: TenantEntity> Query<E> {
 
     /// The first matching row in the query's order, if any (`LIMIT 1`).
     pub async fn first<'c>(self, db: impl TenantExecutor<'c>) -> Result<Option<E>> {
-        let (route, sql, args) = self.limit(1).prepare(db, Projection::Rows)?;
+        let mut query = self;
+        query.parts.limit = Some(query.parts.limit.map_or(1, |limit| limit.min(1)));
+        let (route, sql, args) = query.prepare(db, Projection::Rows)?;
         route.fetch_optional(sql, args).await
     }
 

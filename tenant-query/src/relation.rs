@@ -113,18 +113,22 @@ impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
             link: Link {
                 target: P::meta(),
                 join: Join::Parent { fk: self.fk },
+                // The parent must be live; `with_deleted` is about the children.
+                with_deleted: false,
             },
             inner: Box::new(filter.expr),
         })
     }
 
     /// A filter on parents: at least one live child of the scope's tenant matches
-    /// `filter` (see [`has`](Self::has)).
+    /// `filter` (see [`has`](Self::has)); soft-deleted children count too after
+    /// [`with_deleted`](Self::with_deleted).
     pub fn any(self, filter: Filter<C>) -> Filter<P> {
         Filter::new(Expr::Related {
             link: Link {
                 target: C::meta(),
                 join: Join::Children { fk: self.fk },
+                with_deleted: self.with_deleted,
             },
             inner: Box::new(filter.expr),
         })

@@ -14,7 +14,7 @@ use crate::exec::Route;
 use crate::handle::{Scoped, TenantExecutor};
 use crate::meta::EntityMeta;
 use crate::sql::plan::Dynamic;
-use crate::sql::{self, BulkWrite, Input, SelectParts, Statement};
+use crate::sql::{self, BulkWrite, DeletedRows, Input, SelectParts, Statement};
 use crate::trace::{Operation, Summary};
 use crate::value::Values;
 
@@ -165,18 +165,26 @@ pub async fn insert_or_update<'c, E: TenantEntity>(
 ) -> Result<E> {
     let mut db = db.into_scoped();
     let statement = upsert_statement::<E>(&E::statements().insert_or_update, key)?;
-    let values = E::new_values(new);
-    let parents = values.parents();
-    let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
-    match row(db.reborrow(), statement, Operation::Insert, input).await? {
-        Some(row) => Ok(row),
-        None if parent_missing(db, E::meta(), &parents).await? => {
-            Err(Error::ForeignKey { constraint: None })
+    for _ in 0..UPSERT_ATTEMPTS {
+        let values = E::new_values(new.clone());
+        let parents = values.parents();
+        let input = Input::key(db.scope, Uuid::now_v7()).with_data(values);
+        if let Some(row) = row(db.reborrow(), statement, Operation::Insert, input).await? {
+            return Ok(row);
         }
-        // The key is held by a row the update may not touch: a soft-deleted one.
-        None => Err(Error::conflict(E::META.table)),
+        if parent_missing(db.reborrow(), E::meta(), &parents).await? {
+            return Err(Error::ForeignKey { constraint: None });
+        }
+        // Nothing came back: a concurrent insert of the key committed after this
+        // statement's snapshot (try again, on a fresh one), or the key is held by a row
+        // the update may not touch, a soft-deleted one (the same answer every time).
     }
+    Err(Error::conflict(E::META.table))
 }
+
+/// How many times an upsert runs when a concurrent insert of its key keeps it from seeing
+/// the row it would update.
+const UPSERT_ATTEMPTS: usize = 3;
 
 /// Inserts `new` unless a row of the scope's tenant has its values for unique key `key`.
 pub async fn insert_or_ignore<'c, E: TenantEntity>(
@@ -242,6 +250,10 @@ pub(crate) async fn bulk<'c, E: TenantEntity>(
     parts: SelectParts,
     data: Option<Values>,
 ) -> Result<Vec<E>> {
+    // Soft-deleting rows that are deleted already changes nothing.
+    if write == BulkWrite::SoftDelete && parts.deleted == DeletedRows::Only {
+        return Ok(Vec::new());
+    }
     let mut db = db.into_scoped();
     if matches!(write, BulkWrite::Remove(_)) {
         refuse_cascades::<E>(&mut db).await?;

@@ -30,7 +30,7 @@ pub struct SchemaCheck<'a> {
 }
 
 type Column = (String, Oid, String, String, bool, bool);
-type Index = (String, bool, bool, bool, Vec<String>);
+type Index = (String, bool, bool, Option<String>, Vec<String>);
 type ForeignKey = (String, Vec<String>, Vec<String>, bool);
 
 impl<'a> SchemaCheck<'a> {
@@ -156,20 +156,34 @@ impl<'a> SchemaCheck<'a> {
                 });
             }
         }
+        // The index an upsert's `ON CONFLICT (tenant, key) [WHERE <soft delete> IS NULL]`
+        // can use: exactly those columns, partial on live rows for a soft-deleting entity
+        // (so that a deleted row frees its key), not partial otherwise.
+        let live = meta
+            .soft_delete
+            .map(|sd| format!("({} IS NULL)", sd.name));
         for key in meta.unique_keys {
             let mut wanted: Vec<&str> = key.iter().map(|c| c.name).collect();
             wanted.push(tenant);
             wanted.sort_unstable();
-            let covered = indexes.iter().any(|(_, unique, _, _, columns)| {
-                let mut columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                columns.sort_unstable();
-                *unique && columns == wanted
-            });
-            if !covered {
-                problems.push(SchemaProblem::MissingUniqueIndex {
-                    table,
-                    columns: key.iter().map(|c| c.name).collect(),
-                });
+            let candidates: Vec<&Option<String>> = indexes
+                .iter()
+                .filter(|(_, unique, _, _, columns)| {
+                    let mut columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                    columns.sort_unstable();
+                    *unique && columns == wanted
+                })
+                .map(|index| &index.3)
+                .collect();
+            let columns: Vec<&'static str> = key.iter().map(|c| c.name).collect();
+            let unquoted = |p: &Option<String>| p.as_ref().map(|p| p.replace('"', ""));
+            if candidates.iter().any(|predicate| unquoted(predicate) == live) {
+                continue;
+            }
+            if live.is_some() && candidates.iter().any(|predicate| predicate.is_none()) {
+                problems.push(SchemaProblem::UniqueKeyKeepsDeletedRows { table, columns });
+            } else {
+                problems.push(SchemaProblem::MissingUniqueIndex { table, columns });
             }
         }
         Ok(())

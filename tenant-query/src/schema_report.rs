@@ -88,7 +88,17 @@ pub enum SchemaProblem {
         /// The foreign-key column.
         column: &'static str,
     },
-    /// No unique index on the tenant and a declared `unique` key: upserts on it fail.
+    /// The unique index of a declared key on a soft-deleting table is not partial on live
+    /// rows (`WHERE deleted_at IS NULL`): a deleted row keeps its key, so an upsert of that
+    /// key is a conflict instead of a new row.
+    UniqueKeyKeepsDeletedRows {
+        /// The table.
+        table: &'static str,
+        /// The key's columns.
+        columns: Vec<&'static str>,
+    },
+    /// No unique index on the tenant and a declared `unique` key (partial on live rows for
+    /// a soft-deleting table, not partial otherwise): upserts on it fail.
     MissingUniqueIndex {
         /// The table.
         table: &'static str,
@@ -161,7 +171,12 @@ impl fmt::Display for SchemaProblem {
             ),
             SchemaProblem::MissingUniqueIndex { table, columns } => write!(
                 f,
-                "no unique index on `{table}` covers the tenant and ({})",
+                "no unique index on `{table}` that upserts can use covers the tenant and ({})",
+                columns.join(", ")
+            ),
+            SchemaProblem::UniqueKeyKeepsDeletedRows { table, columns } => write!(
+                f,
+                "the unique index of ({}) on `{table}` is not partial on live rows, so deleted rows keep their keys",
                 columns.join(", ")
             ),
         }

@@ -46,6 +46,8 @@ impl Aggregate {
 fn source(sql: &mut Dynamic, meta: &EntityMeta, parts: SelectParts) {
     if !parts.windowed() {
         render_from_where(sql, meta, parts.deleted, parts.filters);
+        // A keyset still chooses the rows; without a window their order does not matter.
+        keyset(sql, meta, parts.keyset, Vec::new());
         return;
     }
     sql.write(format_args!(

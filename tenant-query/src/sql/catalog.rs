@@ -22,10 +22,11 @@ pub(crate) fn columns(table_name: &str) -> Dynamic {
     )
 }
 
-/// Per index: name, unique, primary, partial, and its columns in order.
+/// Per index: name, unique, primary, its predicate (for a partial index), and its columns
+/// in order.
 pub(crate) fn indexes(table_name: &str) -> Dynamic {
     for_table(
-        "SELECT c.relname::text, i.indisunique, i.indisprimary, i.indpred IS NOT NULL, \
+        "SELECT c.relname::text, i.indisunique, i.indisprimary, pg_get_expr(i.indpred, i.indrelid), \
          ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
              JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) \
          FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass(",

@@ -299,7 +299,7 @@ fn render_related(link: Link, inner: Expr, sql: &mut Dynamic, level: &Level<'_>)
         related.column(target.tenant.name),
     ))
     .param(Param::Tenant);
-    if let Some(sd) = target.soft_delete {
+    if let Some(sd) = target.soft_delete.filter(|_| !link.with_deleted) {
         sql.write(format_args!(" AND {} IS NULL", related.column(sd.name)));
     }
     sql.push(" AND ");

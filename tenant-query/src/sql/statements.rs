@@ -315,8 +315,16 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
         plan.param(Param::Tenant),
         live(meta, t)
     );
+    // Audited, the update must see the row it diffs against: a row another transaction
+    // inserted after this statement's snapshot is not in `existing`, so the update is
+    // skipped and the library runs the statement again, on a fresh snapshot.
+    let seen = if meta.audit {
+        format!(" AND EXISTS (SELECT 1 FROM {EXISTING})")
+    } else {
+        String::new()
+    };
     let write = format!(
-        "{write} ON CONFLICT {arbiter} DO UPDATE SET {} WHERE {condition}",
+        "{write} ON CONFLICT {arbiter} DO UPDATE SET {} WHERE {condition}{seen}",
         sets.join(", ")
     );
     if !meta.audit {
