@@ -1703,3 +1703,165 @@ async fn hard_and_unaudited_set_based_writes_stay_in_the_tenant() {
         0
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Concurrency of set-based writes and upserts with other writers
+// ---------------------------------------------------------------------------------------
+
+/// A set-based update waits for a concurrent writer, then re-checks its filter on the
+/// row as committed: a row that no longer matches is left alone and records nothing; a
+/// row that still matches records its diff from the committed values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_based_update_rechecks_rows_changed_concurrently() {
+    let f = fixture().await;
+    let (p, _) = two_projects(&f).await;
+    let moved = Label::insert(&f.a, label(p.id, "moved", 1)).await.unwrap();
+    let recolored = Label::insert(&f.a, label(p.id, "recolored", 1)).await.unwrap();
+    let mut tx = f.a.begin().await.unwrap();
+    Label::update(&mut tx, moved.id, LabelPatch { weight: Some(5), ..Default::default() })
+        .await
+        .unwrap();
+    Label::update(
+        &mut tx,
+        recolored.id,
+        LabelPatch { color: Some("green".into()), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let a = f.a.clone();
+    let bulk = tokio::spawn(async move {
+        Label::query()
+            .filter(Label::WEIGHT.eq(1))
+            .update(&a, LabelPatch { color: Some("blue".into()), ..Default::default() })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    let rows = bulk.await.unwrap().unwrap();
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [recolored.id]);
+    let now = Label::get(&f.a, moved.id).await.unwrap();
+    assert_eq!((now.color.as_str(), now.weight, now.version), ("red", 5, 2));
+    let r = history::<Label>(&f.a, recolored.id).await;
+    assert_eq!(actions(&r), [AuditAction::Insert, AuditAction::Update, AuditAction::Update]);
+    assert_eq!(r[2].changes["color"]["from"], "green");
+    assert_eq!(r[2].changes["version"]["from"], 2);
+    assert_eq!(r[2].changes["version"]["to"], 3);
+    assert_eq!(history::<Label>(&f.a, moved.id).await.len(), 2);
+}
+
+/// A set-based delete racing a single delete of the same row: one delete, one record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_deletes_record_one_delete() {
+    let f = Fixture::new().await;
+    let p = Project::insert(&f.a, new_project("p")).await.unwrap();
+    let mut tx = f.a.begin().await.unwrap();
+    Project::delete(&mut tx, p.id).await.unwrap();
+    let a = f.a.clone();
+    let bulk = tokio::spawn(async move { Project::query().delete(&a).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    assert!(bulk.await.unwrap().unwrap().is_empty());
+    let r = history::<Project>(&f.a, p.id).await;
+    assert_eq!(actions(&r), [AuditAction::Insert, AuditAction::Delete]);
+}
+
+/// An upsert racing an update of the live row it will update: the diff is from the
+/// committed values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_racing_an_update_diffs_from_the_committed_row() {
+    let f = fixture().await;
+    let (p, _) = two_projects(&f).await;
+    let l = Label::insert(&f.a, label(p.id, "k", 1)).await.unwrap();
+    let mut tx = f.a.begin().await.unwrap();
+    Label::update(&mut tx, l.id, LabelPatch { weight: Some(5), ..Default::default() })
+        .await
+        .unwrap();
+    let a = f.a.clone();
+    let pid = p.id;
+    let up = tokio::spawn(async move {
+        Label::insert_or_update(&a, Label::KEY_NAME, label(pid, "k", 2)).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    let row = up.await.unwrap().unwrap();
+    assert_eq!((row.weight, row.version), (2, 3));
+    let r = history::<Label>(&f.a, l.id).await;
+    assert_eq!(actions(&r), [AuditAction::Insert, AuditAction::Update, AuditAction::Update]);
+    assert_eq!(r[2].changes["weight"]["from"], 5);
+    assert_eq!(keys(&r[2].changes), ["version", "weight"]);
+}
+
+/// An upsert racing a soft delete of the row holding its key: it inserts a new row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_racing_a_delete_inserts_a_new_row() {
+    let f = fixture().await;
+    let (p, _) = two_projects(&f).await;
+    let l = Label::insert(&f.a, label(p.id, "k", 1)).await.unwrap();
+    let mut tx = f.a.begin().await.unwrap();
+    Label::delete(&mut tx, l.id).await.unwrap();
+    let a = f.a.clone();
+    let pid = p.id;
+    let up = tokio::spawn(async move {
+        Label::insert_or_update(&a, Label::KEY_NAME, label(pid, "k", 2)).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    let row = up.await.unwrap();
+    let row = row.unwrap();
+    assert_ne!(row.id, l.id);
+    let r = history::<Label>(&f.a, row.id).await;
+    assert_eq!(actions(&r), [AuditAction::Insert]);
+    let old = history::<Label>(&f.a, l.id).await;
+    assert_eq!(actions(&old), [AuditAction::Insert, AuditAction::Delete]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Loader and DDL
+// ---------------------------------------------------------------------------------------
+
+/// "A loader holds one scope and never serves another tenant": priming it with another
+/// tenant's row should not make it serve that row.
+#[tokio::test]
+async fn a_primed_loader_never_serves_another_tenants_row() {
+    let f = Fixture::new().await;
+    let theirs = Project::insert(&f.b, new_project("theirs")).await.unwrap();
+    let loader = Loader::<Project>::new(&f.a);
+    loader.prime(theirs.clone());
+    let served = loader.load(theirs.id).await.unwrap();
+    assert_eq!(served, None, "A's loader served B's row");
+}
+
+/// The DDL the library generates passes its own check and works for upserts and
+/// self-referencing relations.
+#[tokio::test]
+async fn generated_ddl_passes_the_check_and_serves_the_new_features() {
+    let test_db = tenant_query::testing::TestDb::new().await.unwrap();
+    test_db.execute_script(SCHEMA).await.unwrap();
+    test_db.db().migrate().await.unwrap();
+    for ddl in [
+        tenant_query::schema::create_table_sql::<Label>(Some(SETTING)),
+        tenant_query::schema::create_table_sql::<Node>(None),
+        tenant_query::schema::create_table_sql::<HardLabel>(None),
+    ] {
+        test_db.execute_script(&ddl).await.unwrap_or_else(|e| panic!("{e}\n{ddl}"));
+    }
+    let report = test_db
+        .db()
+        .verify_schema()
+        .entity::<Label>()
+        .entity::<Node>()
+        .entity::<HardLabel>()
+        .run()
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty());
+    let s = test_db.db().scope(&TenantScope::new(Uuid::now_v7()));
+    let root = Node::insert(&s, node(None, "r")).await.unwrap();
+    Node::insert(&s, node(Some(root.id), "c")).await.unwrap();
+    let h = HardLabel::insert(&s, NewHardLabel { name: "n".into(), weight: 1 }).await.unwrap();
+    HardLabel::delete(&s, h.id).await.unwrap();
+    let again = HardLabel::insert_or_update(&s, HardLabel::KEY_NAME, NewHardLabel { name: "n".into(), weight: 2 })
+        .await
+        .unwrap();
+    assert_ne!(again.id, h.id, "the generated partial index frees the name");
+}
