@@ -1865,3 +1865,68 @@ async fn generated_ddl_passes_the_check_and_serves_the_new_features() {
         .unwrap();
     assert_ne!(again.id, h.id, "the generated partial index frees the name");
 }
+
+/// A column whose type accepts the bound value but does not decode back (a schema
+/// mistake `verify_schema` would report): the write returns an error. Does it still
+/// write and record?
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "loose", audit)]
+pub struct Loose {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub n: i32,
+}
+
+#[tokio::test]
+async fn a_write_that_errors_after_the_statement_ran_keeps_nothing() {
+    let f = Fixture::new().await;
+    f.test_db
+        .execute_script(
+            "CREATE TABLE loose (id uuid NOT NULL, org_id uuid NOT NULL, n numeric NOT NULL, \
+             PRIMARY KEY (org_id, id))",
+        )
+        .await
+        .unwrap();
+    let inserted = Loose::insert(&f.a, NewLoose { n: 1 }).await;
+    assert!(inserted.is_err(), "{inserted:?}");
+    let bulk = Loose::query().update(&f.a, LoosePatch { n: Some(2) }).await;
+    assert!(bulk.is_err() || bulk.as_ref().unwrap().is_empty(), "{bulk:?}");
+    assert_eq!(
+        (f.raw_count("loose").await, f.raw_count("tenant_audit_log").await),
+        (0, 0),
+        "the write reported an error ({inserted:?}) but was kept, with its record"
+    );
+}
+
+/// An empty patch in a set-based update: rows come back unchanged, nothing is recorded,
+/// versions and updated_at stay.
+#[tokio::test]
+async fn an_empty_set_based_patch_changes_and_records_nothing() {
+    let f = fixture().await;
+    let (p, _) = two_projects(&f).await;
+    let l = Label::insert(&f.a, label(p.id, "k", 1)).await.unwrap();
+    let log = log_count(&f).await;
+    let rows = Label::query().update(&f.a, LabelPatch::default()).await.unwrap();
+    assert_eq!(rows, [l.clone()]);
+    let rows = Label::query()
+        .update(&f.a, LabelPatch { version: Some(1), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(rows, [l]);
+    assert_eq!(log_count(&f).await, log);
+}
+
+/// An InvalidInput inside a transaction fails before the database sees it: the
+/// transaction is still good and commits the earlier write.
+#[tokio::test]
+async fn invalid_input_in_a_transaction_does_not_poison_it() {
+    let f = Fixture::new().await;
+    let mut tx = f.a.begin().await.unwrap();
+    let p = Project::insert(&mut tx, new_project("ok")).await.unwrap();
+    let bad = Project::query().update(&mut tx, rename("x\0")).await;
+    assert!(matches!(bad, Err(Error::InvalidInput { .. })), "{bad:?}");
+    tx.commit().await.unwrap();
+    assert_eq!(Project::get(&f.a, p.id).await.unwrap().name, "ok");
+}
