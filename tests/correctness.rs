@@ -276,7 +276,10 @@ async fn a_loader_cache_is_explicit_about_writes() {
     let restored = Project::restore(&f.a, p.id).await.unwrap();
     loader.prime(restored.clone()).unwrap();
     let theirs = Project::insert(&f.b, new_project("theirs")).await.unwrap();
-    assert!(matches!(loader.prime(theirs.clone()), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        loader.prime(theirs.clone()),
+        Err(Error::InvalidInput { .. })
+    ));
     assert_eq!(loader.load(theirs.id).await.unwrap(), None);
     assert_eq!(loader.load(p.id).await.unwrap(), Some(restored));
     loader.clear();

@@ -159,9 +159,7 @@ impl<'a> SchemaCheck<'a> {
         // The index an upsert's `ON CONFLICT (tenant, key) [WHERE <soft delete> IS NULL]`
         // can use: exactly those columns, partial on live rows for a soft-deleting entity
         // (so that a deleted row frees its key), not partial otherwise.
-        let live = meta
-            .soft_delete
-            .map(|sd| format!("({} IS NULL)", sd.name));
+        let live = meta.soft_delete.map(|sd| format!("({} IS NULL)", sd.name));
         for key in meta.unique_keys {
             let mut wanted: Vec<&str> = key.iter().map(|c| c.name).collect();
             wanted.push(tenant);
@@ -177,7 +175,10 @@ impl<'a> SchemaCheck<'a> {
                 .collect();
             let columns: Vec<&'static str> = key.iter().map(|c| c.name).collect();
             let unquoted = |p: &Option<String>| p.as_ref().map(|p| p.replace('"', ""));
-            if candidates.iter().any(|predicate| unquoted(predicate) == live) {
+            if candidates
+                .iter()
+                .any(|predicate| unquoted(predicate) == live)
+            {
                 continue;
             }
             if live.is_some() && candidates.iter().any(|predicate| predicate.is_none()) {
