@@ -148,16 +148,24 @@ impl<E: TenantEntity> Query<E> {
         column: Column<E, T, N>,
         db: impl TenantExecutor<'c>,
     ) -> Result<Option<T::Sum>> {
-        let aggregate = Aggregate::Sum {
-            column: column.name(),
-            cast: T::CAST,
-        };
-        scalar(
+        self.overall(
             db,
-            E::META.table,
-            render_aggregate(E::meta(), self.parts, None, aggregate),
+            Aggregate::Sum {
+                column: column.name(),
+                cast: T::CAST,
+            },
         )
         .await
+    }
+
+    /// `aggregate` over all the selected rows.
+    async fn overall<'c, T: Decoded>(
+        self,
+        db: impl TenantExecutor<'c>,
+        aggregate: Aggregate,
+    ) -> Result<T> {
+        let sql = render_aggregate(E::meta(), self.parts, None, aggregate);
+        scalar(db, E::META.table, sql).await
     }
 
     /// The smallest value of `column` among the selected rows; `None` when there are none.
@@ -166,13 +174,11 @@ impl<E: TenantEntity> Query<E> {
         column: Column<E, T, N>,
         db: impl TenantExecutor<'c>,
     ) -> Result<Option<T>> {
-        let aggregate = Aggregate::Min {
-            column: column.name(),
-        };
-        scalar(
+        self.overall(
             db,
-            E::META.table,
-            render_aggregate(E::meta(), self.parts, None, aggregate),
+            Aggregate::Min {
+                column: column.name(),
+            },
         )
         .await
     }
@@ -183,13 +189,11 @@ impl<E: TenantEntity> Query<E> {
         column: Column<E, T, N>,
         db: impl TenantExecutor<'c>,
     ) -> Result<Option<T>> {
-        let aggregate = Aggregate::Max {
-            column: column.name(),
-        };
-        scalar(
+        self.overall(
             db,
-            E::META.table,
-            render_aggregate(E::meta(), self.parts, None, aggregate),
+            Aggregate::Max {
+                column: column.name(),
+            },
         )
         .await
     }
@@ -200,13 +204,11 @@ impl<E: TenantEntity> Query<E> {
         column: Column<E, T, N>,
         db: impl TenantExecutor<'c>,
     ) -> Result<Option<f64>> {
-        let aggregate = Aggregate::Avg {
-            column: column.name(),
-        };
-        scalar(
+        self.overall(
             db,
-            E::META.table,
-            render_aggregate(E::meta(), self.parts, None, aggregate),
+            Aggregate::Avg {
+                column: column.name(),
+            },
         )
         .await
     }

@@ -232,48 +232,6 @@ impl<E, N> Column<E, String, N> {
     }
 }
 
-impl<E, T, N> Column<E, Vec<T>, N>
-where
-    Vec<T>: SqlValue,
-    T: SqlValue + 'static,
-{
-    /// The array holds every one of `values` (`column @> $n`).
-    ///
-    /// ```
-    /// # use tenant_query::prelude::*;
-    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "posts")]
-    /// # pub struct Post { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub tags: Vec<String> }
-    /// let tagged = Post::query().filter(Post::TAGS.contains(["rust", "sql"]).or(Post::TAGS.any_eq("db")));
-    /// # let _ = tagged;
-    /// ```
-    pub fn contains<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
-        let values: Vec<T> = values.into_iter().map(IntoValue::into_value).collect();
-        Filter::new(Expr::Compare {
-            column: self.name,
-            op: CompareOp::Contains,
-            value: Box::new(values),
-        })
-    }
-
-    /// The array shares at least one element with `values` (`column && $n`).
-    pub fn overlaps<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
-        let values: Vec<T> = values.into_iter().map(IntoValue::into_value).collect();
-        Filter::new(Expr::Compare {
-            column: self.name,
-            op: CompareOp::Overlaps,
-            value: Box::new(values),
-        })
-    }
-
-    /// The array has `value` among its elements (`$n = ANY(column)`).
-    pub fn any_eq(self, value: impl IntoValue<T>) -> Filter<E> {
-        Filter::new(Expr::ElementOf {
-            column: self.name,
-            value: Box::new(value.into_value()),
-        })
-    }
-}
-
 impl<E, N> Column<E, serde_json::Value, N> {
     /// The JSON document contains `value` at its top level (`column @> $n`, `jsonb`).
     pub fn json_contains(self, value: serde_json::Value) -> Filter<E> {
@@ -418,11 +376,6 @@ pub(crate) enum Expr {
         column: &'static str,
         negated: bool,
     },
-    /// `value = ANY(column)`, for an array column.
-    ElementOf {
-        column: &'static str,
-        value: Box<dyn BindOnce>,
-    },
     Not(Box<Expr>),
     All(Vec<Expr>),
     Any(Vec<Expr>),
@@ -460,10 +413,8 @@ pub(crate) enum CompareOp {
     Le,
     Gt,
     Ge,
-    /// `@>`: an array or `jsonb` value contains another.
+    /// `@>`: a `jsonb` value contains another.
     Contains,
-    /// `&&`: two arrays share an element.
-    Overlaps,
 }
 
 impl CompareOp {
@@ -476,7 +427,6 @@ impl CompareOp {
             CompareOp::Gt => ">",
             CompareOp::Ge => ">=",
             CompareOp::Contains => "@>",
-            CompareOp::Overlaps => "&&",
         }
     }
 }

@@ -248,10 +248,6 @@ fn render_expr(expr: Expr, sql: &mut Dynamic, level: &Level<'_>) {
             sql.write(format_args!("{} {operator} ", level.column(column)))
                 .value(column, pattern);
         }
-        Expr::ElementOf { column, value } => {
-            sql.value(column, value)
-                .write(format_args!(" = ANY({})", level.column(column)));
-        }
         Expr::Null { column, negated } => {
             sql.write(format_args!(
                 "{} IS {}NULL",

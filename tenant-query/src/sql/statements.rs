@@ -296,16 +296,7 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
         current.push(column(t, c));
         next.push(excluded);
     }
-    let touched = if next.is_empty() {
-        "false".to_owned()
-    } else {
-        format!(
-            "ROW({}) IS DISTINCT FROM ROW({})",
-            next.join(", "),
-            current.join(", ")
-        )
-    };
-    sets.extend(moved_on_change(meta, &touched));
+    sets.extend(moved_on_change(meta, &next, &current));
     if sets.is_empty() {
         sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
     }
@@ -417,16 +408,7 @@ pub(crate) fn patch_sets(plan: &mut Plan, meta: &EntityMeta) -> PatchSets {
         current.push(stored);
         next.push(new_value);
     }
-    let touched = if next.is_empty() {
-        "false".to_owned()
-    } else {
-        format!(
-            "ROW({}) IS DISTINCT FROM ROW({})",
-            next.join(", "),
-            current.join(", ")
-        )
-    };
-    sets.extend(moved_on_change(meta, &touched));
+    sets.extend(moved_on_change(meta, &next, &current));
     if let Some(version) = meta.version {
         // The version the caller read, if given, must still be the row's.
         let expected = plan.param(Param::Data {
@@ -448,10 +430,19 @@ pub(crate) fn patch_sets(plan: &mut Plan, meta: &EntityMeta) -> PatchSets {
     }
 }
 
-/// The columns that move when an update changes a value (`touched`): `updated_at` to
-/// `now()`, the version up by one.
-fn moved_on_change(meta: &EntityMeta, touched: &str) -> Vec<String> {
+/// The columns that move when an update changes a value (some of `next` differs from
+/// `current`): `updated_at` to `now()`, the version up by one.
+fn moved_on_change(meta: &EntityMeta, next: &[String], current: &[String]) -> Vec<String> {
     let t = Some(TARGET);
+    let touched = if next.is_empty() {
+        "false".to_owned()
+    } else {
+        format!(
+            "ROW({}) IS DISTINCT FROM ROW({})",
+            next.join(", "),
+            current.join(", ")
+        )
+    };
     let mut sets = Vec::new();
     if let Some(updated_at) = meta.updated_at {
         sets.push(format!(
