@@ -34,113 +34,407 @@ fn main() {
         let pick = |ids: &Arc<Vec<Uuid>>, i: usize| ids[i % ids.len()];
 
         let (s1, p1, i1, i2) = (s.clone(), pool.clone(), ids.clone(), ids.clone());
-        compare("W1 point lookup", 30, 200, vec![
-            contender("library", move |i| { let (s, id) = (s1.clone(), pick(&i1, i)); async move { assert!(Project::find(&s, id).await.unwrap().is_some()); } }),
-            contender("raw", move |i| { let (p, id) = (p1.clone(), pick(&i2, i)); async move { assert!(raw::find_project(&p, tenant, id).await.is_some()); } }),
-        ], &mut order).await;
+        compare(
+            "W1 point lookup",
+            30,
+            200,
+            vec![
+                contender("library", move |i| {
+                    let (s, id) = (s1.clone(), pick(&i1, i));
+                    async move {
+                        assert!(Project::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw", move |i| {
+                    let (p, id) = (p1.clone(), pick(&i2, i));
+                    async move {
+                        assert!(raw::find_project(&p, tenant, id).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W2 list 100", 30, 50, vec![
-            contender("library", move |_| { let s = s1.clone(); async move {
-                let rows = Project::query().filter(Project::STATUS.eq("active")).order_by(Project::CREATED_AT.desc()).limit(100).all(&s).await.unwrap();
-                assert_eq!(rows.len(), 100);
-            } }),
-            contender("raw", move |_| { let p = p1.clone(); async move { assert_eq!(raw::list_projects(&p, tenant).await.len(), 100); } }),
-        ], &mut order).await;
+        compare(
+            "W2 list 100",
+            30,
+            50,
+            vec![
+                contender("library", move |_| {
+                    let s = s1.clone();
+                    async move {
+                        let rows = Project::query()
+                            .filter(Project::STATUS.eq("active"))
+                            .order_by(Project::CREATED_AT.desc())
+                            .limit(100)
+                            .all(&s)
+                            .await
+                            .unwrap();
+                        assert_eq!(rows.len(), 100);
+                    }
+                }),
+                contender("raw", move |_| {
+                    let p = p1.clone();
+                    async move {
+                        assert_eq!(raw::list_projects(&p, tenant).await.len(), 100);
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1, i1, i2) = (s.clone(), pool.clone(), ids.clone(), ids.clone());
-        compare("W3 relation load, 1000 parents", 20, 5, vec![
-            contender("library", move |_| { let (s, ids) = (s1.clone(), i1.clone()); async move { Task::load_by_project_id(&s, &ids[..1000]).await.unwrap(); } }),
-            contender("raw", move |_| { let (p, ids) = (p1.clone(), i2.clone()); async move { raw::tasks_by_project(&p, tenant, &ids[..1000]).await; } }),
-        ], &mut order).await;
+        compare(
+            "W3 relation load, 1000 parents",
+            20,
+            5,
+            vec![
+                contender("library", move |_| {
+                    let (s, ids) = (s1.clone(), i1.clone());
+                    async move {
+                        Task::load_by_project_id(&s, &ids[..1000]).await.unwrap();
+                    }
+                }),
+                contender("raw", move |_| {
+                    let (p, ids) = (p1.clone(), i2.clone());
+                    async move {
+                        raw::tasks_by_project(&p, tenant, &ids[..1000]).await;
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W4 bulk insert, 1000 rows", 20, 3, vec![
-            contender("library", move |i| { let s = s1.clone(); async move {
-                let rows = (0..1000).map(|n| NewEvent { kind: format!("k{n}"), amount: (i * 1000 + n) as i64 }).collect();
-                Event::insert_many(&s, rows).await.unwrap();
-            } }),
-            contender("raw", move |i| { let p = p1.clone(); async move {
-                let rows: Vec<(String, i64)> = (0..1000).map(|n| (format!("k{n}"), (i * 1000 + n) as i64)).collect();
-                raw::insert_events(&p, tenant, &rows).await;
-            } }),
-        ], &mut order).await;
+        compare(
+            "W4 bulk insert, 1000 rows",
+            20,
+            3,
+            vec![
+                contender("library", move |i| {
+                    let s = s1.clone();
+                    async move {
+                        let rows = (0..1000)
+                            .map(|n| NewEvent {
+                                kind: format!("k{n}"),
+                                amount: (i * 1000 + n) as i64,
+                            })
+                            .collect();
+                        Event::insert_many(&s, rows).await.unwrap();
+                    }
+                }),
+                contender("raw", move |i| {
+                    let p = p1.clone();
+                    async move {
+                        let rows: Vec<(String, i64)> = (0..1000)
+                            .map(|n| (format!("k{n}"), (i * 1000 + n) as i64))
+                            .collect();
+                        raw::insert_events(&p, tenant, &rows).await;
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1, p2, p3) = (s.clone(), pool.clone(), pool.clone(), pool.clone());
-        let (a1, a2, a3, a4) = (accounts.clone(), accounts.clone(), accounts.clone(), accounts.clone());
-        compare("W5 audited update", 30, 100, vec![
-            contender("library", move |i| { let (s, id) = (s1.clone(), pick(&a1, i)); async move {
-                Account::update(&s, id, AccountPatch { balance: Some(1_000_000 + i as i64), ..Default::default() }).await.unwrap();
-            } }),
-            contender("plain update", move |i| { let (p, id) = (p1.clone(), pick(&a2, i)); async move { raw::update_balance(&p, tenant, id, 1_000_000 + i as i64).await; } }),
-            contender("one-statement audited update", move |i| { let (p, id) = (p2.clone(), pick(&a3, i)); async move {
-                raw::update_balance_one_statement(&p, tenant, actor, id, 1_000_000 + i as i64).await;
-            } }),
-            contender("audited transaction (5 round trips)", move |i| { let (p, id) = (p3.clone(), pick(&a4, i)); async move {
-                raw::update_balance_audited(&p, tenant, actor, id, 1_000_000 + i as i64).await;
-            } }),
-        ], &mut order).await;
+        let (a1, a2, a3, a4) = (
+            accounts.clone(),
+            accounts.clone(),
+            accounts.clone(),
+            accounts.clone(),
+        );
+        compare(
+            "W5 audited update",
+            30,
+            100,
+            vec![
+                contender("library", move |i| {
+                    let (s, id) = (s1.clone(), pick(&a1, i));
+                    async move {
+                        Account::update(
+                            &s,
+                            id,
+                            AccountPatch {
+                                balance: Some(1_000_000 + i as i64),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    }
+                }),
+                contender("plain update", move |i| {
+                    let (p, id) = (p1.clone(), pick(&a2, i));
+                    async move {
+                        raw::update_balance(&p, tenant, id, 1_000_000 + i as i64).await;
+                    }
+                }),
+                contender("one-statement audited update", move |i| {
+                    let (p, id) = (p2.clone(), pick(&a3, i));
+                    async move {
+                        raw::update_balance_one_statement(
+                            &p,
+                            tenant,
+                            actor,
+                            id,
+                            1_000_000 + i as i64,
+                        )
+                        .await;
+                    }
+                }),
+                contender("audited transaction (5 round trips)", move |i| {
+                    let (p, id) = (p3.clone(), pick(&a4, i));
+                    async move {
+                        raw::update_balance_audited(&p, tenant, actor, id, 1_000_000 + i as i64)
+                            .await;
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1, i1, i2) = (s.clone(), pool.clone(), ids.clone(), ids.clone());
-        compare("W6 throughput, 32 tasks on a pool of 8", 16, 1, vec![
-            contender("library", move |_| { let (s, ids) = (s1.clone(), i1.clone()); async move {
-                let tasks: Vec<_> = (0..32).map(|t| { let (s, ids) = (s.clone(), ids.clone()); tokio::spawn(async move {
-                    for n in 0..50 { assert!(Project::find(&s, ids[(t * 50 + n) % ids.len()]).await.unwrap().is_some()); }
-                }) }).collect();
-                for t in tasks { t.await.unwrap(); }
-            } }),
-            contender("raw", move |_| { let (p, ids) = (p1.clone(), i2.clone()); async move {
-                let tasks: Vec<_> = (0..32).map(|t| { let (p, ids) = (p.clone(), ids.clone()); tokio::spawn(async move {
-                    for n in 0..50 { assert!(raw::find_project(&p, tenant, ids[(t * 50 + n) % ids.len()]).await.is_some()); }
-                }) }).collect();
-                for t in tasks { t.await.unwrap(); }
-            } }),
-        ], &mut order).await;
+        compare(
+            "W6 throughput, 32 tasks on a pool of 8",
+            16,
+            1,
+            vec![
+                contender("library", move |_| {
+                    let (s, ids) = (s1.clone(), i1.clone());
+                    async move {
+                        let tasks: Vec<_> = (0..32)
+                            .map(|t| {
+                                let (s, ids) = (s.clone(), ids.clone());
+                                tokio::spawn(async move {
+                                    for n in 0..50 {
+                                        assert!(
+                                            Project::find(&s, ids[(t * 50 + n) % ids.len()])
+                                                .await
+                                                .unwrap()
+                                                .is_some()
+                                        );
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    }
+                }),
+                contender("raw", move |_| {
+                    let (p, ids) = (p1.clone(), i2.clone());
+                    async move {
+                        let tasks: Vec<_> = (0..32)
+                            .map(|t| {
+                                let (p, ids) = (p.clone(), ids.clone());
+                                tokio::spawn(async move {
+                                    for n in 0..50 {
+                                        assert!(
+                                            raw::find_project(
+                                                &p,
+                                                tenant,
+                                                ids[(t * 50 + n) % ids.len()]
+                                            )
+                                            .await
+                                            .is_some()
+                                        );
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
-        let rls = TenantDb::new(bench.app_pool.clone()).row_level_security("app.tenant_id").unwrap();
+        let rls = TenantDb::new(bench.app_pool.clone())
+            .row_level_security("app.tenant_id")
+            .unwrap();
         let rls_scope = rls.scope(&TenantScope::new(tenant));
-        let (ap1, ap2, i1, i2, i3) = (bench.app_pool.clone(), bench.app_pool.clone(), ids.clone(), ids.clone(), ids.clone());
-        compare("W7 RLS point lookup", 30, 100, vec![
-            contender("library", move |i| { let (s, id) = (rls_scope.clone(), pick(&i1, i)); async move { assert!(Project::find(&s, id).await.unwrap().is_some()); } }),
-            contender("raw, 3 round trips", move |i| { let (p, id) = (ap1.clone(), pick(&i2, i)); async move { assert!(raw::find_project_rls_three_round_trips(&p, tenant, id).await.is_some()); } }),
-            contender("raw, 4 round trips", move |i| { let (p, id) = (ap2.clone(), pick(&i3, i)); async move { assert!(raw::find_project_rls(&p, tenant, id).await.is_some()); } }),
-        ], &mut order).await;
+        let (ap1, ap2, i1, i2, i3) = (
+            bench.app_pool.clone(),
+            bench.app_pool.clone(),
+            ids.clone(),
+            ids.clone(),
+            ids.clone(),
+        );
+        compare(
+            "W7 RLS point lookup",
+            30,
+            100,
+            vec![
+                contender("library", move |i| {
+                    let (s, id) = (rls_scope.clone(), pick(&i1, i));
+                    async move {
+                        assert!(Project::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw, 3 round trips", move |i| {
+                    let (p, id) = (ap1.clone(), pick(&i2, i));
+                    async move {
+                        assert!(
+                            raw::find_project_rls_three_round_trips(&p, tenant, id)
+                                .await
+                                .is_some()
+                        );
+                    }
+                }),
+                contender("raw, 4 round trips", move |i| {
+                    let (p, id) = (ap2.clone(), pick(&i3, i));
+                    async move {
+                        assert!(raw::find_project_rls(&p, tenant, id).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W8 audited update of 1000 rows by filter", 20, 2, vec![
-            contender("library", move |i| { let s = s1.clone(); async move {
-                let rows = Entry::query().filter(Entry::BUCKET.eq((i % 10) as i32)).update(&s, EntryPatch { amount: Some(i as i64 + 1), ..Default::default() }).await.unwrap();
-                assert_eq!(rows.len(), 1000);
-            } }),
-            contender("raw", move |i| { let p = p1.clone(); async move {
-                assert_eq!(raw::update_bucket(&p, tenant, actor, (i % 10) as i32, i as i64 + 1).await.len(), 1000);
-            } }),
-        ], &mut order).await;
+        compare(
+            "W8 audited update of 1000 rows by filter",
+            20,
+            2,
+            vec![
+                contender("library", move |i| {
+                    let s = s1.clone();
+                    async move {
+                        let rows = Entry::query()
+                            .filter(Entry::BUCKET.eq((i % 10) as i32))
+                            .update(
+                                &s,
+                                EntryPatch {
+                                    amount: Some(i as i64 + 1),
+                                    ..Default::default()
+                                },
+                            )
+                            .await
+                            .unwrap();
+                        assert_eq!(rows.len(), 1000);
+                    }
+                }),
+                contender("raw", move |i| {
+                    let p = p1.clone();
+                    async move {
+                        assert_eq!(
+                            raw::update_bucket(&p, tenant, actor, (i % 10) as i32, i as i64 + 1)
+                                .await
+                                .len(),
+                            1000
+                        );
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W9 audited upsert", 30, 100, vec![
-            contender("library", move |i| { let s = s1.clone(); async move {
-                let new = NewSetting { key: format!("key {}", i % 1000), value: format!("v{i}") };
-                Setting::insert_or_update(&s, Setting::KEY_KEY, new).await.unwrap();
-            } }),
-            contender("raw", move |i| { let p = p1.clone(); async move {
-                raw::upsert_setting(&p, tenant, actor, &format!("key {}", i % 1000), &format!("v{i}")).await;
-            } }),
-        ], &mut order).await;
+        compare(
+            "W9 audited upsert",
+            30,
+            100,
+            vec![
+                contender("library", move |i| {
+                    let s = s1.clone();
+                    async move {
+                        let new = NewSetting {
+                            key: format!("key {}", i % 1000),
+                            value: format!("v{i}"),
+                        };
+                        Setting::insert_or_update(&s, Setting::KEY_KEY, new)
+                            .await
+                            .unwrap();
+                    }
+                }),
+                contender("raw", move |i| {
+                    let p = p1.clone();
+                    async move {
+                        raw::upsert_setting(
+                            &p,
+                            tenant,
+                            actor,
+                            &format!("key {}", i % 1000),
+                            &format!("v{i}"),
+                        )
+                        .await;
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W10 count_by", 30, 20, vec![
-            contender("library", move |_| { let s = s1.clone(); async move { assert_eq!(Project::query().count_by(Project::STATUS, &s).await.unwrap().len(), 2); } }),
-            contender("raw", move |_| { let p = p1.clone(); async move { assert_eq!(raw::count_by_status(&p, tenant).await.len(), 2); } }),
-        ], &mut order).await;
+        compare(
+            "W10 count_by",
+            30,
+            20,
+            vec![
+                contender("library", move |_| {
+                    let s = s1.clone();
+                    async move {
+                        assert_eq!(
+                            Project::query()
+                                .count_by(Project::STATUS, &s)
+                                .await
+                                .unwrap()
+                                .len(),
+                            2
+                        );
+                    }
+                }),
+                contender("raw", move |_| {
+                    let p = p1.clone();
+                    async move {
+                        assert_eq!(raw::count_by_status(&p, tenant).await.len(), 2);
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
 
         let (s1, p1) = (s.clone(), pool.clone());
-        compare("W11 relation-filtered list", 30, 20, vec![
-            contender("library", move |_| { let s = s1.clone(); async move {
-                let rows = Task::query().filter(Task::BY_PROJECT.has(Project::STATUS.eq("archived"))).order_by(Task::ID.asc()).limit(100).all(&s).await.unwrap();
-                assert_eq!(rows.len(), 100);
-            } }),
-            contender("raw", move |_| { let p = p1.clone(); async move { assert_eq!(raw::tasks_of_archived(&p, tenant).await.len(), 100); } }),
-        ], &mut order).await;
+        compare(
+            "W11 relation-filtered list",
+            30,
+            20,
+            vec![
+                contender("library", move |_| {
+                    let s = s1.clone();
+                    async move {
+                        let rows = Task::query()
+                            .filter(Task::BY_PROJECT.has(Project::STATUS.eq("archived")))
+                            .order_by(Task::ID.asc())
+                            .limit(100)
+                            .all(&s)
+                            .await
+                            .unwrap();
+                        assert_eq!(rows.len(), 100);
+                    }
+                }),
+                contender("raw", move |_| {
+                    let p = p1.clone();
+                    async move {
+                        assert_eq!(raw::tasks_of_archived(&p, tenant).await.len(), 100);
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
     });
 }

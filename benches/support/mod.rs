@@ -533,7 +533,13 @@ pub mod raw {
     }
 
     /// A set-based audited update by hand: one statement, one record per changed row.
-    pub async fn update_bucket(pool: &sqlx::PgPool, tenant: Uuid, actor: Uuid, bucket: i32, amount: i64) -> Vec<Entry> {
+    pub async fn update_bucket(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        actor: Uuid,
+        bucket: i32,
+        amount: i64,
+    ) -> Vec<Entry> {
         sqlx::query_as(
             "WITH old AS (SELECT id, amount FROM entries WHERE org_id = $1 AND bucket = $2 FOR UPDATE), \
              new AS (UPDATE entries AS e SET amount = $3 FROM old WHERE e.org_id = $1 AND e.id = old.id \
@@ -565,7 +571,13 @@ pub mod raw {
 
     /// An audited upsert by hand: one statement that locks the existing row, inserts or
     /// updates, and records which it did with the diff.
-    pub async fn upsert_setting(pool: &sqlx::PgPool, tenant: Uuid, actor: Uuid, key: &str, value: &str) -> Setting {
+    pub async fn upsert_setting(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        actor: Uuid,
+        key: &str,
+        value: &str,
+    ) -> Setting {
         sqlx::query_as(
             "WITH old AS (SELECT id, value FROM settings WHERE org_id = $1 AND key = $2 FOR UPDATE), \
              up AS (INSERT INTO settings AS s (id, org_id, key, value) SELECT $3, $1, $2, $4 \
@@ -623,7 +635,11 @@ pub mod raw {
 
     /// A lookup under RLS in three round trips, as the library makes it: `BEGIN` and the
     /// setting in one simple query, the query, `COMMIT`.
-    pub async fn find_project_rls_three_round_trips(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid) -> Option<Project> {
+    pub async fn find_project_rls_three_round_trips(
+        pool: &sqlx::PgPool,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> Option<Project> {
         let mut conn = pool.acquire().await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)"

@@ -60,7 +60,10 @@ impl Diff {
             !matches!(self, Diff::Changed)
                 || !matches!(
                     c.role,
-                    ColumnRole::Id | ColumnRole::TenantId | ColumnRole::CreatedAt | ColumnRole::UpdatedAt
+                    ColumnRole::Id
+                        | ColumnRole::TenantId
+                        | ColumnRole::CreatedAt
+                        | ColumnRole::UpdatedAt
                 )
         })
     }
