@@ -10,108 +10,12 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use support::ab::*;
 use support::*;
 use tenant_query::prelude::*;
 use uuid::Uuid;
-
-type Op = Box<dyn FnMut(usize) -> Pin<Box<dyn Future<Output = ()> + Send>>>;
-
-/// One side of a comparison: a name and the operation it times.
-struct Contender {
-    name: &'static str,
-    op: Op,
-}
-
-fn contender<F, Fut>(name: &'static str, mut op: F) -> Contender
-where
-    F: FnMut(usize) -> Fut + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Contender {
-        name,
-        op: Box::new(move |i| Box::pin(op(i))),
-    }
-}
-
-/// A small deterministic generator for the round orders (xorshift).
-struct Order(u64);
-
-impl Order {
-    fn shuffle(&mut self, items: &mut [usize]) {
-        for i in (1..items.len()).rev() {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            items.swap(i, (self.0 % (i as u64 + 1)) as usize);
-        }
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Runs `rounds` rounds (after 2 of warm-up) of `reps` operations per contender, in a
-/// random order each round, and prints each contender against the first (the library).
-async fn compare(
-    workload: &str,
-    rounds: usize,
-    reps: usize,
-    mut contenders: Vec<Contender>,
-    order: &mut Order,
-) {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    if !filters.is_empty() && !filters.iter().any(|f| workload.starts_with(f.as_str())) {
-        return;
-    }
-    let mut totals = vec![Duration::ZERO; contenders.len()];
-    let mut ratios = vec![Vec::new(); contenders.len()];
-    let mut sequence: Vec<usize> = (0..contenders.len()).collect();
-    let mut op = 0;
-    for round in 0..rounds + 2 {
-        order.shuffle(&mut sequence);
-        let mut times = vec![Duration::ZERO; contenders.len()];
-        for &c in &sequence {
-            let start = Instant::now();
-            for _ in 0..reps {
-                (contenders[c].op)(op).await;
-                op += 1;
-            }
-            times[c] = start.elapsed();
-        }
-        if round < 2 {
-            continue; // warm-up
-        }
-        for c in 0..contenders.len() {
-            totals[c] += times[c];
-            ratios[c].push(times[0].as_secs_f64() / times[c].as_secs_f64());
-        }
-    }
-    let per_op = |total: Duration| total / (rounds * reps) as u32;
-    for c in 1..contenders.len() {
-        let mut sorted = ratios[c].clone();
-        sorted.sort_by(f64::total_cmp);
-        println!(
-            "{workload} | {} vs {} | median {:.3} (p10 {:.3}, p90 {:.3}) | {:.1?} vs {:.1?} per op",
-            contenders[0].name,
-            contenders[c].name,
-            percentile(&sorted, 0.5),
-            percentile(&sorted, 0.1),
-            percentile(&sorted, 0.9),
-            per_op(totals[0]),
-            per_op(totals[c]),
-        );
-    }
-    contenders.clear();
-}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()

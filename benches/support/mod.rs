@@ -4,6 +4,8 @@
 // Each bench binary uses a part of the shared data set and code.
 #![allow(dead_code)]
 
+pub mod ab;
+
 use chrono::{DateTime, Utc};
 use tenant_query::prelude::*;
 use tenant_query::testing::TestDb;
@@ -164,6 +166,43 @@ CREATE INDEX tasks_project_idx ON tasks (org_id, project_id);
 ANALYZE;
 "#;
 
+/// With `TQ_BENCH_AUDIT_ROWS=n`, fills the audit log with `n` records spread over the
+/// tenants, the audited tables and the past day, so that audited writes insert into a log
+/// (and its two indexes) of a realistic size instead of an empty one.
+async fn prefill_audit_log(test_db: &TestDb) {
+    let Some(rows) = std::env::var("TQ_BENCH_AUDIT_ROWS")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return;
+    };
+    let rows: i64 = rows
+        .parse()
+        .expect("TQ_BENCH_AUDIT_ROWS is a number of rows");
+    let started = std::time::Instant::now();
+    sqlx::query(
+        "INSERT INTO tenant_audit_log (tenant_id, entity, entity_id, action, changes, actor, recorded_at) \
+         SELECT ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid, \
+                (ARRAY['accounts', 'entries', 'settings'])[1 + (i / 10) % 3], gen_random_uuid(), 'update', \
+                jsonb_build_object('amount', jsonb_build_object('from', i, 'to', i + 1)), \
+                '00000000-0000-0000-0000-00000000002a'::uuid, \
+                now() - interval '1 day' + i * (interval '1 day' / $1) \
+         FROM generate_series(1, $1) AS i",
+    )
+    .bind(rows)
+    .execute(test_db.pool())
+    .await
+    .expect("audit log pre-fill");
+    sqlx::raw_sql("ANALYZE tenant_audit_log")
+        .execute(test_db.pool())
+        .await
+        .expect("analyze");
+    eprintln!(
+        "audit log pre-filled with {rows} rows in {:.1?}",
+        started.elapsed()
+    );
+}
+
 /// The seeded database, a pool of 8 shared by both sides, and tenant 1's ids.
 pub struct Bench {
     pub _test_db: TestDb,
@@ -186,6 +225,18 @@ impl Bench {
         let test_db = TestDb::new().await.expect("a test database");
         test_db.execute_script(SCHEMA_AND_SEED).await.expect("seed");
         test_db.db().migrate().await.expect("migrate");
+        let settings: (String, String, String) = sqlx::query_as(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'), \
+             current_setting('full_page_writes')",
+        )
+        .fetch_one(test_db.pool())
+        .await
+        .expect("server settings");
+        eprintln!(
+            "server: fsync={}, synchronous_commit={}, full_page_writes={}",
+            settings.0, settings.1, settings.2
+        );
+        prefill_audit_log(&test_db).await;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .min_connections(8)

@@ -9,6 +9,15 @@
 //! `postgres` user, since `initdb` refuses to run as root. The throwaway server preloads
 //! `pg_stat_statements`, so tests can count the statements PostgreSQL really executed.
 //!
+//! The throwaway server has two profiles, chosen by `TQ_PG_PROFILE` when it starts:
+//!
+//! - `fast` (the default): `fsync=off`, `synchronous_commit=off`, `full_page_writes=off`.
+//!   Nothing waits for the disk; right for tests, whose data is thrown away anyway.
+//! - `durable`: PostgreSQL's defaults for those three (all on), so every commit waits for
+//!   its WAL to reach the disk, as on a production server. For measuring writes.
+//!
+//! With `DATABASE_URL` set the server is yours, and its settings are whatever it has.
+//!
 //! When the PostgreSQL server binaries or `pgbouncer` are missing, the harness installs
 //! the Debian package (`postgresql`, `pgbouncer`) itself if it runs as root with `apt-get`,
 //! unless `TQ_NO_INSTALL=1` is set; otherwise it fails with what is missing and how to get
@@ -181,13 +190,13 @@ static SERVER_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
 /// connections, then stops both and removes the directory once stdin closes.
 const SERVER_SCRIPT: &str = r#"
 set -e
-bin="$1"; port="$2"
+bin="$1"; port="$2"; settings="$3"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tenant-query-pg.XXXXXX")
 echo "$dir"
 "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
 "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+    $settings -c max_connections=300 \
     -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
     >"$dir/postgres.log" 2>&1 &
 pid=$!
@@ -198,7 +207,22 @@ wait "$pid" 2>/dev/null || true
 rm -rf "$dir"
 "#;
 
+/// The server settings of the profile `TQ_PG_PROFILE` names (see the module documentation).
+fn profile_settings() -> Result<&'static str, String> {
+    match std::env::var("TQ_PG_PROFILE").as_deref() {
+        Err(_) | Ok("" | "fast") => {
+            Ok("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        }
+        // PostgreSQL's defaults: fsync, synchronous_commit and full_page_writes on.
+        Ok("durable") => Ok(""),
+        Ok(other) => Err(format!(
+            "TQ_PG_PROFILE is `{other}`; it takes `fast` (the default) or `durable`"
+        )),
+    }
+}
+
 fn start_server() -> Result<u16, String> {
+    let settings = profile_settings()?;
     let bin = find_or_install(&POSTGRES, server_binaries)?;
     let port = free_port().map_err(|e| e.0)?;
     let mut command = wrapper_shell();
@@ -206,6 +230,7 @@ fn start_server() -> Result<u16, String> {
         .args(["-c", SERVER_SCRIPT, "tenant-query-pg"])
         .arg(&bin)
         .arg(port.to_string())
+        .arg(settings)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
