@@ -198,6 +198,14 @@ fn main() {
             &mut order,
         )
         .await;
+        // Where W5's time goes, as the server saw it.
+        statement_costs(&pool, "UPDATE \"accounts\"", "library's audited update").await;
+        statement_costs(
+            &pool,
+            "UPDATE accounts SET balance = $3, updated_at = now() WHERE",
+            "plain update",
+        )
+        .await;
 
         let (s1, p1, i1, i2) = (s.clone(), pool.clone(), ids.clone(), ids.clone());
         compare(

@@ -96,6 +96,7 @@ pub struct Setting {
 }
 
 const SCHEMA_AND_SEED: &str = r#"
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE TABLE projects (
     id uuid NOT NULL, org_id uuid NOT NULL, name text NOT NULL, status text NOT NULL,
     created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, deleted_at timestamptz,
@@ -701,5 +702,25 @@ pub mod raw {
         .unwrap();
         tx.commit().await.unwrap();
         new
+    }
+}
+
+/// Prints, from `pg_stat_statements`, the server's mean execution time and WAL bytes per
+/// call of the statements whose text starts with `prefix` (or contains it).
+pub async fn statement_costs(pool: &sqlx::PgPool, needle: &str, label: &str) {
+    let row: Option<(f64, f64, i64)> = sqlx::query_as(
+        "SELECT sum(total_exec_time) / sum(calls), sum(wal_bytes)::float8 / sum(calls), sum(calls)::int8 \
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND position($1 in query) > 0 HAVING sum(calls) > 0",
+    )
+    .bind(needle)
+    .fetch_optional(pool)
+    .await
+    .unwrap_or(None);
+    if let Some((ms, wal, calls)) = row {
+        println!(
+            "  {label}: {:.1} µs server time and {wal:.0} WAL bytes per call ({calls} calls)",
+            ms * 1000.0
+        );
     }
 }
