@@ -481,3 +481,52 @@ async fn the_schema_check_reports_every_problem_at_once() {
         .unwrap();
     assert_eq!(warned.problems.len(), 10);
 }
+
+/// An `interval` column.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "timers", audit)]
+pub struct Timer {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub every: sqlx::postgres::types::PgInterval,
+}
+
+#[tokio::test]
+async fn interval_columns_round_trip_and_are_audited() {
+    let f = Fixture::new().await;
+    f.test_db
+        .execute_script(
+            "CREATE TABLE timers (id uuid NOT NULL, org_id uuid NOT NULL, every interval NOT NULL, \
+             PRIMARY KEY (org_id, id))",
+        )
+        .await
+        .unwrap();
+    let hour = sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: 3_600_000_000,
+    };
+    let t = Timer::insert(&f.a, NewTimer { every: hour }).await.unwrap();
+    assert_eq!(Timer::get(&f.a, t.id).await.unwrap().every, hour);
+    assert!(Timer::find(&f.b, t.id).await.unwrap().is_none());
+    let day = sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 1,
+        microseconds: 0,
+    };
+    Timer::update(&f.a, t.id, TimerPatch { every: Some(day) })
+        .await
+        .unwrap();
+    let history = AuditRecord::for_entity::<Timer>(&f.a, t.id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].changes["every"]["to"], "1 day");
+    f.test_db
+        .db()
+        .verify_schema()
+        .entity::<Timer>()
+        .run()
+        .await
+        .unwrap();
+}

@@ -52,8 +52,9 @@
 //! |---|---|
 //! | `testing` | `tenant_query::testing`: a throwaway PostgreSQL (or a fresh database on `DATABASE_URL`) for tests, examples and benchmarks |
 //! | `axum` | `tenant_query::http`: a tower layer that resolves each request's tenant, and axum extractors for the scope, a [`ScopedDb`] and per-request [`Loader`]s |
+//! | `rust_decimal` | `rust_decimal::Decimal` fields for `numeric` columns |
 //!
-//! Neither is on by default. `tracing` is always on: every statement is a span named by
+//! None is on by default. `tracing` is always on: every statement is a span named by
 //! OpenTelemetry's database conventions (see the README's Tracing section), and it costs an
 //! interest check when no subscriber wants it.
 //!

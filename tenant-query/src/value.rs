@@ -127,6 +127,14 @@ macro_rules! accepted_as_is {
     ($($ty:ty),* $(,)?) => { $(impl SqlValue for $ty {})* };
 }
 
+/// `interval` columns.
+impl SqlValue for sqlx::postgres::types::PgInterval {}
+
+/// `numeric` columns (feature `rust_decimal`).
+#[cfg(feature = "rust_decimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
+impl SqlValue for rust_decimal::Decimal {}
+
 accepted_as_is!(
     bool,
     i16,
