@@ -16,27 +16,6 @@ use tenant_query::Loader;
 use tenant_query::prelude::*;
 use uuid::Uuid;
 
-/// Unique by name among live rows (partial index), versioned, pointing at a project.
-#[derive(Debug, Clone, PartialEq, TenantEntity)]
-#[tenant(table = "labels", audit, unique = "name")]
-pub struct Label {
-    #[tenant(id)]
-    pub id: Uuid,
-    #[tenant(tenant_id)]
-    pub org_id: Uuid,
-    #[tenant(belongs_to = Project)]
-    pub project_id: Uuid,
-    pub name: String,
-    pub color: String,
-    pub weight: i32,
-    #[tenant(version)]
-    pub version: i64,
-    #[tenant(updated_at)]
-    pub updated_at: DateTime<Utc>,
-    #[tenant(soft_delete)]
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
 /// The same shape, but the unique key is a plain (non-partial) constraint.
 #[derive(Debug, Clone, PartialEq, TenantEntity)]
 #[tenant(table = "hard_labels", audit, unique = "name")]
@@ -109,15 +88,6 @@ pub struct Workflow {
 }
 
 const SCHEMA_EXTRA: &str = "
-CREATE TABLE labels (
-    id uuid NOT NULL, org_id uuid NOT NULL, project_id uuid NOT NULL,
-    name text NOT NULL, color text NOT NULL, weight integer NOT NULL,
-    version bigint NOT NULL, updated_at timestamptz NOT NULL, deleted_at timestamptz,
-    PRIMARY KEY (org_id, id),
-    FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id)
-);
-CREATE INDEX labels_project_idx ON labels (org_id, project_id);
-CREATE UNIQUE INDEX labels_live_name ON labels (org_id, name) WHERE deleted_at IS NULL;
 CREATE TABLE hard_labels (
     id uuid NOT NULL, org_id uuid NOT NULL, name text NOT NULL, weight integer NOT NULL,
     deleted_at timestamptz,
@@ -150,17 +120,9 @@ CREATE TABLE workflows (
 
 async fn fixture() -> Fixture {
     let f = Fixture::new().await;
+    f.test_db.execute_script(LABELS).await.unwrap();
     f.test_db.execute_script(SCHEMA_EXTRA).await.unwrap();
     f
-}
-
-fn label(project: Uuid, name: &str, weight: i32) -> NewLabel {
-    NewLabel {
-        project_id: project,
-        name: name.into(),
-        color: "red".into(),
-        weight,
-    }
 }
 
 fn node(parent: Option<Uuid>, name: &str) -> NewNode {

@@ -5,57 +5,15 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
 use common::*;
 use tenant_query::AuditAction;
 use tenant_query::prelude::*;
 use uuid::Uuid;
 
-/// Unique by name among live rows, versioned, and pointing at a project.
-#[derive(Debug, Clone, PartialEq, TenantEntity)]
-#[tenant(table = "labels", audit, unique = "name")]
-pub struct Label {
-    #[tenant(id)]
-    pub id: Uuid,
-    #[tenant(tenant_id)]
-    pub org_id: Uuid,
-    #[tenant(belongs_to = Project)]
-    pub project_id: Uuid,
-    pub name: String,
-    pub color: String,
-    pub weight: i32,
-    #[tenant(version)]
-    pub version: i64,
-    #[tenant(updated_at)]
-    pub updated_at: DateTime<Utc>,
-    #[tenant(soft_delete)]
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
-const LABELS: &str = "
-CREATE TABLE labels (
-    id uuid NOT NULL, org_id uuid NOT NULL, project_id uuid NOT NULL,
-    name text NOT NULL, color text NOT NULL, weight integer NOT NULL,
-    version bigint NOT NULL, updated_at timestamptz NOT NULL, deleted_at timestamptz,
-    PRIMARY KEY (org_id, id),
-    FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id)
-);
-CREATE UNIQUE INDEX labels_live_name ON labels (org_id, name) WHERE deleted_at IS NULL;
-";
-
 async fn fixture() -> Fixture {
     let f = counting_fixture().await;
     f.test_db.execute_script(LABELS).await.unwrap();
     f
-}
-
-fn label(project: Uuid, name: &str, weight: i32) -> NewLabel {
-    NewLabel {
-        project_id: project,
-        name: name.into(),
-        color: "red".into(),
-        weight,
-    }
 }
 
 /// Actions recorded for row `id`, oldest first.

@@ -267,13 +267,22 @@ impl<E: TenantEntity, K, N: Nullability> Grouped<E, K, N>
 where
     N::Value<K>: Decoded,
 {
-    fn render(self, aggregate: Aggregate) -> Dynamic {
-        render_aggregate(E::meta(), self.query.parts, Some(self.key), aggregate)
+    /// `aggregate` per group.
+    async fn per_group<'c, V>(
+        self,
+        db: impl TenantExecutor<'c>,
+        aggregate: Aggregate,
+    ) -> Result<Vec<(N::Value<K>, V)>>
+    where
+        (N::Value<K>, V): for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = render_aggregate(E::meta(), self.query.parts, Some(self.key), aggregate);
+        pairs(db, E::META.table, sql).await
     }
 
     /// The number of rows per group.
     pub async fn count<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<(N::Value<K>, i64)>> {
-        pairs(db, E::META.table, self.render(Aggregate::Count)).await
+        self.per_group(db, Aggregate::Count).await
     }
 
     /// The sum of `column` per group.
@@ -286,7 +295,7 @@ where
             column: column.name(),
             cast: T::CAST,
         };
-        pairs(db, E::META.table, self.render(aggregate)).await
+        self.per_group(db, aggregate).await
     }
 
     /// The smallest value of `column` per group.
@@ -298,7 +307,7 @@ where
         let aggregate = Aggregate::Min {
             column: column.name(),
         };
-        pairs(db, E::META.table, self.render(aggregate)).await
+        self.per_group(db, aggregate).await
     }
 
     /// The largest value of `column` per group.
@@ -310,7 +319,7 @@ where
         let aggregate = Aggregate::Max {
             column: column.name(),
         };
-        pairs(db, E::META.table, self.render(aggregate)).await
+        self.per_group(db, aggregate).await
     }
 
     /// The average of `column` per group.
@@ -322,6 +331,6 @@ where
         let aggregate = Aggregate::Avg {
             column: column.name(),
         };
-        pairs(db, E::META.table, self.render(aggregate)).await
+        self.per_group(db, aggregate).await
     }
 }

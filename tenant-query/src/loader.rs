@@ -77,7 +77,8 @@ impl<E> std::fmt::Debug for Loader<'_, E> {
 #[doc(hidden)]
 pub enum LoaderSource<'h> {
     Db(ScopedDb),
-    Tx(tokio::sync::Mutex<Scoped<'h>>),
+    /// The transaction, and its scope's tenant (read before the handle is locked away).
+    Tx(Uuid, tokio::sync::Mutex<Scoped<'h>>),
 }
 
 mod sealed {
@@ -101,7 +102,9 @@ impl LoaderHandle<'static> for &ScopedDb {
 
 impl<'h> LoaderHandle<'h> for &'h mut ScopedTransaction {
     fn into_source(self) -> LoaderSource<'h> {
-        LoaderSource::Tx(tokio::sync::Mutex::new(self.into_scoped()))
+        let scoped = self.into_scoped();
+        let tenant = scoped.tenant_scope().tenant_id();
+        LoaderSource::Tx(tenant, tokio::sync::Mutex::new(scoped))
     }
 }
 
@@ -109,19 +112,13 @@ impl LoaderSource<'_> {
     fn tenant(&self) -> Uuid {
         match self {
             LoaderSource::Db(db) => db.tenant_scope().tenant_id(),
-            LoaderSource::Tx(tx) => match tx.try_lock() {
-                Ok(scoped) => scoped.tenant_scope().tenant_id(),
-                // Just made, so never locked; a nil tenant would only refuse `prime`.
-                Err(_) => Uuid::nil(),
-            },
+            LoaderSource::Tx(tenant, _) => *tenant,
         }
     }
 }
 
 struct Shared<'h, E> {
     source: LoaderSource<'h>,
-    /// The scope's tenant: the only one whose rows the cache may hold.
-    tenant: Uuid,
     state: Mutex<State<E>>,
     /// Woken when a batch is handed back by a caller that stopped waiting.
     handover: Notify,
@@ -148,11 +145,9 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
             queued: Vec::new(),
             gathering: false,
         };
-        let source = db.into_source();
         Loader {
             shared: Arc::new(Shared {
-                tenant: source.tenant(),
-                source,
+                source: db.into_source(),
                 state: Mutex::new(state),
                 handover: Notify::new(),
             }),
@@ -216,7 +211,8 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     /// Caches `row` (for example the row a write returned), replacing what was cached;
     /// a row of another tenant is refused with [`Error::InvalidInput`].
     pub fn prime(&self, row: E) -> Result<()> {
-        if row.tenant_of() != self.shared.tenant {
+        // The scope's tenant is the only one whose rows the cache may hold.
+        if row.tenant_of() != self.shared.source.tenant() {
             return Err(Error::invalid_input(
                 "tenant_id",
                 "the row belongs to another tenant than the loader's scope",
@@ -290,7 +286,7 @@ impl<E: TenantEntity + Clone> Shared<'_, E> {
     async fn fetch(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, E>> {
         match &self.source {
             LoaderSource::Db(db) => repo::find_many::<E>(db, ids).await,
-            LoaderSource::Tx(tx) => {
+            LoaderSource::Tx(_, tx) => {
                 let mut tx = tx.lock().await;
                 repo::find_many::<E>(tx.reborrow(), ids).await
             }

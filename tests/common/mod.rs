@@ -76,6 +76,49 @@ pub struct Counter {
     pub value: i64,
 }
 
+/// Unique by name among live rows (a partial index), versioned, pointing at a project.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "labels", audit, unique = "name")]
+pub struct Label {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Uuid,
+    pub name: String,
+    pub color: String,
+    pub weight: i32,
+    #[tenant(version)]
+    pub version: i64,
+    #[tenant(updated_at)]
+    pub updated_at: DateTime<Utc>,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The table of [`Label`], for the tests that use it.
+pub const LABELS: &str = "
+CREATE TABLE labels (
+    id uuid NOT NULL, org_id uuid NOT NULL, project_id uuid NOT NULL,
+    name text NOT NULL, color text NOT NULL, weight integer NOT NULL,
+    version bigint NOT NULL, updated_at timestamptz NOT NULL, deleted_at timestamptz,
+    PRIMARY KEY (org_id, id),
+    FOREIGN KEY (org_id, project_id) REFERENCES projects (org_id, id)
+);
+CREATE INDEX labels_project_idx ON labels (org_id, project_id);
+CREATE UNIQUE INDEX labels_live_name ON labels (org_id, name) WHERE deleted_at IS NULL;
+";
+
+pub fn label(project: Uuid, name: &str, weight: i32) -> NewLabel {
+    NewLabel {
+        project_id: project,
+        name: name.into(),
+        color: "red".into(),
+        weight,
+    }
+}
+
 pub const SCHEMA: &str = r#"
 CREATE TABLE projects (
     id          uuid        NOT NULL,
