@@ -143,7 +143,10 @@ fn workflow(project: Option<Uuid>, name: &str, channel: &str) -> NewWorkflow {
     }
 }
 
-async fn history<E: TenantEntity>(s: &ScopedDb, id: Uuid) -> Vec<tenant_query::AuditRecord> {
+async fn history<E: TenantEntity<Id = Uuid, Tenant = Uuid>>(
+    s: &ScopedDb,
+    id: Uuid,
+) -> Vec<tenant_query::AuditRecord> {
     AuditRecord::for_entity::<E>(s, id).await.unwrap()
 }
 

@@ -94,6 +94,15 @@ impl<'a> Entity<'a> {
             .collect()
     }
 
+    /// Who makes the id of a new row.
+    pub fn id_source(&self) -> IdSource {
+        match self.field(Role::Id) {
+            Some(id) if id.attrs.default.is_some() => IdSource::Database,
+            Some(id) if is_uuid(id.ty) => IdSource::Library,
+            _ => IdSource::Caller,
+        }
+    }
+
     /// The SQL table name.
     pub fn table(&self) -> String {
         self.attrs
@@ -135,6 +144,22 @@ impl Field<'_> {
     pub fn option_inner(&self) -> Option<&Type> {
         option_inner(self.ty)
     }
+}
+
+/// Who makes the id of a new row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum IdSource {
+    /// A `Uuid` id: the library makes a UUIDv7.
+    Library,
+    /// Any other id type: a field of `New…`.
+    Caller,
+    /// `#[tenant(id, default)]`: the database (an identity or a column default).
+    Database,
+}
+
+/// Whether `ty` is `Uuid` (by its last path segment).
+pub fn is_uuid(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Uuid" && s.arguments.is_none())
 }
 
 /// `T` when `ty` is `Option<T>` (by its last path segment).

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
-use crate::ast::{Entity, Field};
+use crate::ast::{Entity, Field, IdSource, option_inner};
 use crate::attr::Role;
 
 /// The runtime's private module for generated code.
@@ -46,6 +46,25 @@ fn expand(entity: &Entity<'_>, stub: bool) -> TokenStream {
     }
 }
 
+/// The type of the field playing `role` (`Uuid` when it is missing or unusable, in a stub).
+fn key_type(entity: &Entity<'_>, role: Role) -> TokenStream {
+    match entity.field(role) {
+        Some(field) if option_inner(field.ty).is_none() => {
+            let ty = field.ty;
+            quote!(#ty)
+        }
+        _ => {
+            let p = private();
+            quote!(#p::Uuid)
+        }
+    }
+}
+
+/// `Clone::clone(&expr)`: a copy of a key, whatever its type (no lint on `Copy` keys).
+fn cloned(expr: TokenStream) -> TokenStream {
+    quote!(::core::clone::Clone::clone(&#expr))
+}
+
 fn new_ident(entity: &Entity<'_>) -> Ident {
     format_ident!("New{}", entity.ident)
 }
@@ -56,11 +75,21 @@ fn patch_ident(entity: &Entity<'_>) -> Ident {
 
 fn new_struct(entity: &Entity<'_>) -> TokenStream {
     let (vis, ident, new) = (entity.vis, entity.ident, new_ident(entity));
-    let doc = format!(
-        "A new [`{ident}`]: its data columns only. The id, the tenant, the timestamps and the \
-         soft-delete column are set by the library."
-    );
-    let fields = entity.data_fields().map(|f| {
+    let caller_id = entity
+        .field(Role::Id)
+        .filter(|_| entity.id_source() == IdSource::Caller);
+    let doc = if caller_id.is_some() {
+        format!(
+            "A new [`{ident}`]: its id and its data columns. The tenant, the timestamps and \
+             the soft-delete column are set by the library."
+        )
+    } else {
+        format!(
+            "A new [`{ident}`]: its data columns only. The id, the tenant, the timestamps and \
+             the soft-delete column are set by the library."
+        )
+    };
+    let fields = caller_id.into_iter().chain(entity.data_fields()).map(|f| {
         let (vis, name, ty) = (f.vis, f.ident, f.ty);
         let doc = format!("The `{}` column.", f.column());
         quote!(#[doc = #doc] #vis #name: #ty)
@@ -168,7 +197,9 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let role = role_tokens(f.role());
         let nullable = f.option_inner().is_some();
         let naive = f.role().is_some() && f.is_naive_time();
-        let generated = f.attrs.generated.is_some();
+        // The database writes it: a generated column, or an id it makes.
+        let generated = f.attrs.generated.is_some()
+            || (f.role() == Some(Role::Id) && entity.id_source() == IdSource::Database);
         let ty = f.ty;
         quote! {
             #p::ColumnMeta {
@@ -262,10 +293,11 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             // A parent is noted so that a refused write can say why.
             let note = f.attrs.belongs_to.as_ref().map(|_| {
                 let index = index_of(entity, f);
+                let parent = cloned(quote!(new.#name));
                 if f.option_inner().is_some() {
-                    quote!(values.note_parent(#index, new.#name);)
+                    quote!(values.note_parent(#index, #parent);)
                 } else {
-                    quote!(values.note_parent(#index, ::core::option::Option::Some(new.#name));)
+                    quote!(values.note_parent(#index, ::core::option::Option::Some(#parent));)
                 }
             });
             let set = set(entity, f, "set", quote!(new.#name));
@@ -290,10 +322,11 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             // A new parent is noted so that a refused write can say why.
             let note = f.attrs.belongs_to.as_ref().map(|_| {
                 let index = index_of(entity, f);
+                let parent = cloned(quote!(patch.#name));
                 if f.option_inner().is_some() {
-                    quote!(values.note_parent(#index, patch.#name.flatten());)
+                    quote!(values.note_parent(#index, #parent.flatten());)
                 } else {
-                    quote!(values.note_parent(#index, patch.#name);)
+                    quote!(values.note_parent(#index, #parent);)
                 }
             });
             let set = set(entity, f, method, quote!(patch.#name));
@@ -336,9 +369,23 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let tenant_of = match (stub, entity.field(Role::TenantId)) {
         (false, Some(tenant)) => {
             let tenant = tenant.ident;
-            quote!(self.#tenant)
+            cloned(quote!(self.#tenant))
         }
         _ => never(),
+    };
+    let tenant_ty = key_type(entity, Role::TenantId);
+    let id_ty = key_type(entity, Role::Id);
+    let key_of_new = match (stub, entity.id_source(), entity.field(Role::Id)) {
+        (true, _, _) | (_, _, None) => never(),
+        (false, IdSource::Library, Some(_)) => {
+            quote!(::core::option::Option::Some(#p::Uuid::now_v7()))
+        }
+        (false, IdSource::Caller, Some(id)) => {
+            let id = id.ident;
+            let id = cloned(quote!(new.#id));
+            quote!(::core::option::Option::Some(#id))
+        }
+        (false, IdSource::Database, Some(_)) => quote!(::core::option::Option::None),
     };
     quote! {
         impl #p::Generated for #ident {
@@ -352,8 +399,13 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
                 #statements
             }
 
-            fn tenant_of(&self) -> #p::Uuid {
+            fn tenant_of(&self) -> #tenant_ty {
                 #tenant_of
+            }
+
+            #[allow(unused_variables)]
+            fn key_of_new(new: &#new) -> ::core::option::Option<#id_ty> {
+                #key_of_new
             }
 
             #[allow(unused_variables, unused_mut)]
@@ -376,15 +428,15 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
 
 fn trait_impl(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let ident = entity.ident;
-    let p = private();
     let (new, patch) = (new_ident(entity), patch_ident(entity));
     let id = match (stub, entity.field(Role::Id)) {
         (false, Some(id)) => {
             let id = id.ident;
-            quote!(self.#id)
+            cloned(quote!(self.#id))
         }
         _ => never(),
     };
+    let (id_ty, tenant_ty) = (key_type(entity, Role::Id), key_type(entity, Role::TenantId));
     let soft_delete = entity
         .field(Role::SoftDelete)
         .map(|_| quote!(impl ::tenant_query::SoftDelete for #ident {}));
@@ -392,8 +444,10 @@ fn trait_impl(entity: &Entity<'_>, stub: bool) -> TokenStream {
         impl ::tenant_query::TenantEntity for #ident {
             type New = #new;
             type Patch = #patch;
+            type Id = #id_ty;
+            type Tenant = #tenant_ty;
 
-            fn id(&self) -> #p::Uuid {
+            fn id(&self) -> #id_ty {
                 #id
             }
         }
@@ -430,8 +484,9 @@ fn inherent(entity: &Entity<'_>, stub: bool) -> TokenStream {
         };
         quote!(#[doc = #doc] pub const #constant: #ty = #p::column(#column);)
     });
-    let executor = quote!(impl ::tenant_query::TenantExecutor<'c>);
-    let uuid = quote!(#p::Uuid);
+    let tenant_ty = key_type(entity, Role::TenantId);
+    let executor = quote!(impl ::tenant_query::TenantExecutor<'c, #tenant_ty>);
+    let uuid = key_type(entity, Role::Id);
     let result = quote!(::tenant_query::Result);
     let call = |tokens: TokenStream| if stub { never() } else { tokens };
     let repo = quote!(#p::repo);
@@ -542,8 +597,9 @@ fn inherent(entity: &Entity<'_>, stub: bool) -> TokenStream {
                 #find_many
             }
 
-            /// Inserts a row with a new UUIDv7 id in the scope's tenant; `Error::ForeignKey`
-            /// if a `belongs_to` value names no live row of the scope's tenant.
+            /// Inserts a row in the scope's tenant (its id a new UUIDv7, the one given in
+            /// `New…`, or the database's); `Error::ForeignKey` if a `belongs_to` value names
+            /// no live row of the scope's tenant.
             pub async fn insert<'c>(db: #executor, new: #new) -> #result<Self> {
                 #insert
             }
@@ -596,24 +652,30 @@ fn relation(
     let load_parent = format_ident!("load_{}", relation);
     let by_relation = format_ident!("BY_{}", relation.to_uppercase());
     let ident = entity.ident;
-    let executor = quote!(impl ::tenant_query::TenantExecutor<'c>);
-    let uuid = quote!(#p::Uuid);
+    let tenant_ty = key_type(entity, Role::TenantId);
+    let executor = quote!(impl ::tenant_query::TenantExecutor<'c, #tenant_ty>);
+    let uuid = quote!(<#parent as ::tenant_query::TenantEntity>::Id);
     let map = quote!(::std::collections::HashMap);
     let result = quote!(::tenant_query::Result);
     let repo = quote!(#p::repo);
     let call = |tokens: TokenStream| if stub { never() } else { tokens };
     // The parent id of a row: `Some` always for a required relation, maybe `None` for an
     // optional one.
+    // Spanned at the field's type: a key of another type than the parent's id is reported
+    // there.
+    let key = quote_spanned!(field.ty.span()=> ::core::clone::Clone::clone(&row.#fk));
     let read_parent = if field.option_inner().is_some() {
-        quote!(|row: &#ident| row.#fk)
+        quote_spanned!(field.ty.span()=> |row: &#ident| -> ::core::option::Option<#uuid> { #key })
     } else {
-        quote!(|row: &#ident| ::core::option::Option::Some(row.#fk))
+        quote_spanned!(field.ty.span()=> |row: &#ident| -> ::core::option::Option<#uuid> {
+            ::core::option::Option::Some(#key)
+        })
     };
     let load = call(quote! {
-        #repo::load_children::<Self>(db, #index, parent_ids, false, #read_parent).await
+        #repo::load_children::<Self, _>(db, #index, parent_ids, false, #read_parent).await
     });
     let load_with_deleted = call(quote! {
-        #repo::load_children::<Self>(db, #index, parent_ids, true, #read_parent).await
+        #repo::load_children::<Self, _>(db, #index, parent_ids, true, #read_parent).await
     });
     let load_parents = call(quote! {
         let ids: ::std::vec::Vec<#uuid> = rows.iter().filter_map(#read_parent).collect();
@@ -660,7 +722,7 @@ fn relation(
 
         #[doc = concat!("The live parents of `rows` (through `", stringify!(#fk), "`), by id, in one query.")]
         pub async fn #load_parent<'c>(
-            db: #executor,
+            db: impl ::tenant_query::TenantExecutor<'c, <#parent as ::tenant_query::TenantEntity>::Tenant>,
             rows: &[Self],
         ) -> #result<#map<#uuid, #parent>> {
             #load_parents

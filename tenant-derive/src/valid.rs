@@ -63,7 +63,7 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
             None if matches!(role, Role::Id | Role::TenantId) => errors.push(syn::Error::new(
                 entity.ident.span(),
                 format!(
-                    "missing `{0}` field: mark one `Uuid` field with #[tenant({0})]",
+                    "missing `{0}` field: mark one field (`Uuid`, `i64`, `String`, ...) with #[tenant({0})]",
                     role.keyword()
                 ),
             )),
@@ -81,28 +81,32 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
 /// The types the library's SQL relies on.
 fn field_type(field: &Field<'_>, errors: &mut Errors) {
     let expected = match field.role() {
-        Some(Role::Id | Role::TenantId) => (is_uuid(field.ty), "`Uuid`"),
+        // Any key type; the compiler checks it is a `tenant_query::Key`.
+        Some(Role::Id | Role::TenantId) => (
+            option_inner(field.ty).is_none(),
+            "a key that always has a value, not an `Option`: `Uuid`, `i64`, `String`, ...",
+        ),
         Some(Role::CreatedAt | Role::UpdatedAt) => (
             is_datetime_utc(field.ty) || is_named(field.ty, &["NaiveDateTime"]),
-            "`DateTime<Utc>` or `NaiveDateTime`",
+            "a field of type `DateTime<Utc>` or `NaiveDateTime`",
         ),
         Some(Role::SoftDelete) => (
             option_inner(field.ty)
                 .is_some_and(|t| is_datetime_utc(t) || is_named(t, &["NaiveDateTime"])),
-            "`Option<DateTime<Utc>>` or `Option<NaiveDateTime>`",
+            "a field of type `Option<DateTime<Utc>>` or `Option<NaiveDateTime>`",
         ),
-        Some(Role::Version) => (is_named(field.ty, &["i32", "i64"]), "`i32` or `i64`"),
-        None if field.attrs.belongs_to.is_some() => (
-            is_uuid(field.ty) || option_inner(field.ty).is_some_and(is_uuid),
-            "`Uuid` or `Option<Uuid>`",
+        Some(Role::Version) => (
+            is_named(field.ty, &["i32", "i64"]),
+            "a field of type `i32` or `i64`",
         ),
+        // The parent's id type, or an `Option` of it; the compiler checks which.
         None => (true, ""),
     };
     if let (false, expected) = expected {
         let role = field.role().map_or("belongs_to", Role::keyword);
         errors.push(syn::Error::new(
             field.ty.span(),
-            format!("#[tenant({role})] needs a field of type {expected}"),
+            format!("#[tenant({role})] needs {expected}"),
         ));
     }
     if let Some(span) = field.attrs.generated {
@@ -115,6 +119,21 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 span,
                 format!("a `generated` column is only read; it cannot also be `{clash}`"),
+            ));
+        }
+    }
+    if let Some(span) = field.attrs.default {
+        let clash = match (field.attrs.role, &field.attrs.belongs_to) {
+            (Some((Role::Id, _)), _) | (None, None) => None,
+            (Some((role, _)), _) => Some(role.keyword()),
+            (None, Some(_)) => Some("belongs_to"),
+        };
+        if let Some(clash) = clash {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`default` applies to the id or to a data column; the library writes a `{clash}` column itself"
+                ),
             ));
         }
     }
@@ -213,10 +232,6 @@ fn unique_keys(entity: &Entity<'_>, errors: &mut Errors) {
 
 fn is_named(ty: &Type, names: &[&str]) -> bool {
     last_segment(ty).is_some_and(|s| names.iter().any(|n| s.ident == n) && s.arguments.is_none())
-}
-
-fn is_uuid(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|s| s.ident == "Uuid" && s.arguments.is_none())
 }
 
 fn is_datetime_utc(ty: &Type) -> bool {

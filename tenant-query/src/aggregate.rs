@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::exec::Route;
 use crate::filter::{Column, NotNull, Nullable, Order, OrderTerm};
 use crate::handle::TenantExecutor;
+use crate::key::Key;
 use crate::query::Query;
 use crate::sql::plan::Dynamic;
 use crate::sql::{Aggregate, render_aggregate, render_latest};
@@ -80,20 +81,20 @@ impl Averageable for f64 {}
 pub trait Decoded: for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin {}
 impl<T: for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin> Decoded for T {}
 
-async fn scalar<'c, T: Decoded>(
-    db: impl TenantExecutor<'c>,
+async fn scalar<'c, T: Decoded, S: Key>(
+    db: impl TenantExecutor<'c, S>,
     table: &'static str,
     sql: Dynamic,
 ) -> Result<T> {
     let db = db.into_scoped();
-    let (statement, args) = sql.bind(Some(db.scope))?;
+    let (statement, args) = sql.bind(Some(db.any_scope()))?;
     Route::new(db, Summary::select(table))
         .fetch_scalar(AssertSqlSafe(statement.into_sql()), args)
         .await
 }
 
-async fn pairs<'c, K, V>(
-    db: impl TenantExecutor<'c>,
+async fn pairs<'c, K, V, S: Key>(
+    db: impl TenantExecutor<'c, S>,
     table: &'static str,
     sql: Dynamic,
 ) -> Result<Vec<(K, V)>>
@@ -101,7 +102,7 @@ where
     (K, V): for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
     let db = db.into_scoped();
-    let (statement, args) = sql.bind(Some(db.scope))?;
+    let (statement, args) = sql.bind(Some(db.any_scope()))?;
     Route::new(db, Summary::select(table))
         .fetch_all(AssertSqlSafe(statement.into_sql()), args)
         .await
@@ -134,7 +135,7 @@ impl<E: TenantEntity> Query<E> {
     pub async fn count_by<'c, K, N: Nullability>(
         self,
         column: Column<E, K, N>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<(N::Value<K>, i64)>>
     where
         N::Value<K>: Decoded,
@@ -146,7 +147,7 @@ impl<E: TenantEntity> Query<E> {
     pub async fn sum<'c, T: Summable, N>(
         self,
         column: Column<E, T, N>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Option<T::Sum>> {
         self.overall(
             db,
@@ -161,7 +162,7 @@ impl<E: TenantEntity> Query<E> {
     /// `aggregate` over all the selected rows.
     async fn overall<'c, T: Decoded>(
         self,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
         aggregate: Aggregate,
     ) -> Result<T> {
         let sql = render_aggregate(E::meta(), self.parts, None, aggregate);
@@ -172,7 +173,7 @@ impl<E: TenantEntity> Query<E> {
     pub async fn min<'c, T: Decoded, N>(
         self,
         column: Column<E, T, N>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Option<T>> {
         self.overall(
             db,
@@ -187,7 +188,7 @@ impl<E: TenantEntity> Query<E> {
     pub async fn max<'c, T: Decoded, N>(
         self,
         column: Column<E, T, N>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Option<T>> {
         self.overall(
             db,
@@ -202,7 +203,7 @@ impl<E: TenantEntity> Query<E> {
     pub async fn avg<'c, T: Averageable, N>(
         self,
         column: Column<E, T, N>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Option<f64>> {
         self.overall(
             db,
@@ -231,7 +232,7 @@ impl<E: TenantEntity> Query<E> {
         self,
         group: Column<E, K, N>,
         order: Order<E, T, M>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<E>> {
         let order = OrderTerm {
             column: order.column.name(),
@@ -239,7 +240,7 @@ impl<E: TenantEntity> Query<E> {
         };
         let db = db.into_scoped();
         let (statement, args) =
-            render_latest(E::meta(), self.parts, group.name(), order).bind(Some(db.scope))?;
+            render_latest(E::meta(), self.parts, group.name(), order).bind(Some(db.any_scope()))?;
         Route::new(db, Summary::select(E::META.table))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)
             .await
@@ -270,7 +271,7 @@ where
     /// `aggregate` per group.
     async fn per_group<'c, V>(
         self,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
         aggregate: Aggregate,
     ) -> Result<Vec<(N::Value<K>, V)>>
     where
@@ -281,7 +282,10 @@ where
     }
 
     /// The number of rows per group.
-    pub async fn count<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<(N::Value<K>, i64)>> {
+    pub async fn count<'c>(
+        self,
+        db: impl TenantExecutor<'c, E::Tenant>,
+    ) -> Result<Vec<(N::Value<K>, i64)>> {
         self.per_group(db, Aggregate::Count).await
     }
 
@@ -289,7 +293,7 @@ where
     pub async fn sum<'c, T: Summable, M>(
         self,
         column: Column<E, T, M>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<(N::Value<K>, Option<T::Sum>)>> {
         let aggregate = Aggregate::Sum {
             column: column.name(),
@@ -302,7 +306,7 @@ where
     pub async fn min<'c, T: Decoded, M>(
         self,
         column: Column<E, T, M>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<(N::Value<K>, Option<T>)>> {
         let aggregate = Aggregate::Min {
             column: column.name(),
@@ -314,7 +318,7 @@ where
     pub async fn max<'c, T: Decoded, M>(
         self,
         column: Column<E, T, M>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<(N::Value<K>, Option<T>)>> {
         let aggregate = Aggregate::Max {
             column: column.name(),
@@ -326,7 +330,7 @@ where
     pub async fn avg<'c, T: Averageable, M>(
         self,
         column: Column<E, T, M>,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
     ) -> Result<Vec<(N::Value<K>, Option<f64>)>> {
         let aggregate = Aggregate::Avg {
             column: column.name(),

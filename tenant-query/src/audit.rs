@@ -1,6 +1,10 @@
 //! Reading the audit trail: every write to an `audit` entity leaves one record, in the
 //! same statement as the change.
 
+use std::fmt::Display;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow, Row};
@@ -11,6 +15,7 @@ use crate::entity::TenantEntity;
 use crate::error::Result;
 use crate::exec::Route;
 use crate::handle::TenantExecutor;
+use crate::key::Key;
 use crate::sql::{AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
 use crate::trace::Summary;
 
@@ -33,16 +38,22 @@ use crate::trace::Summary;
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// The log stores tenants and row ids as text, so that entities of every key type share
+/// it; a record reads them back as `I` (the row id) and `T` (the tenant): `Uuid` by
+/// default, the entity's own types through [`for_entity`](AuditRecord::for_entity), and
+/// `String` for a read across entities of several key types
+/// ([`AuditQuery::keys`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
+pub struct AuditRecord<I = Uuid, T = Uuid> {
     /// The record's id (UUIDv7).
     pub id: Uuid,
     /// The tenant of the changed row.
-    pub tenant_id: Uuid,
+    pub tenant_id: T,
     /// The table of the changed row.
     pub entity: String,
     /// The id of the changed row.
-    pub entity_id: Uuid,
+    pub entity_id: I,
     /// What the write did.
     pub action: AuditAction,
     /// `{"column": {"from": old, "to": new}}` for each changed column.
@@ -55,14 +66,26 @@ pub struct AuditRecord {
     pub recorded_at: DateTime<Utc>,
 }
 
-impl<'r> FromRow<'r, PgRow> for AuditRecord {
+/// A key column of the log, read back as `K`.
+fn key<K: FromStr<Err: Display>>(row: &PgRow, column: &'static str) -> Result<K, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|error: K::Err| sqlx::Error::ColumnDecode {
+            index: column.into(),
+            source: format!("`{text}` does not read as the record's key type: {error}").into(),
+        })
+}
+
+impl<'r, I: FromStr<Err: Display>, T: FromStr<Err: Display>> FromRow<'r, PgRow>
+    for AuditRecord<I, T>
+{
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
         let action: String = row.try_get("action")?;
         Ok(AuditRecord {
             id: row.try_get("id")?,
-            tenant_id: row.try_get("tenant_id")?,
+            tenant_id: key(row, "tenant_id")?,
             entity: row.try_get("entity")?,
-            entity_id: row.try_get("entity_id")?,
+            entity_id: key(row, "entity_id")?,
             action: AuditAction::parse(&action).ok_or_else(|| sqlx::Error::ColumnDecode {
                 index: "action".into(),
                 source: format!("unknown audit action `{action}`").into(),
@@ -78,9 +101,9 @@ impl<'r> FromRow<'r, PgRow> for AuditRecord {
 impl AuditRecord {
     /// The history of one row of `E`, oldest first, in the scope's tenant.
     pub async fn for_entity<'c, E: TenantEntity>(
-        db: impl TenantExecutor<'c>,
-        id: Uuid,
-    ) -> Result<Vec<AuditRecord>> {
+        db: impl TenantExecutor<'c, E::Tenant>,
+        id: E::Id,
+    ) -> Result<Vec<AuditRecord<E::Id, E::Tenant>>> {
         AuditQuery::new().entity::<E>().entity_id(id).all(db).await
     }
 
@@ -102,26 +125,70 @@ impl AuditRecord {
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// `I` is the type row ids are read back as: `Uuid` unless [`entity`](Self::entity) or
+/// [`keys`](Self::keys) says otherwise.
 #[must_use = "an audit query does nothing until `all` runs it"]
-pub struct AuditQuery {
+pub struct AuditQuery<I = Uuid> {
     filter: AuditFilter,
+    ids: PhantomData<fn() -> I>,
+}
+
+impl<I> Clone for AuditQuery<I> {
+    fn clone(&self) -> Self {
+        AuditQuery {
+            filter: self.filter.clone(),
+            ids: PhantomData,
+        }
+    }
+}
+
+impl<I> std::fmt::Debug for AuditQuery<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditQuery")
+            .field("filter", &self.filter)
+            .finish()
+    }
 }
 
 impl AuditQuery {
     fn new() -> Self {
-        Self::default()
+        AuditQuery {
+            filter: AuditFilter::default(),
+            ids: PhantomData,
+        }
+    }
+}
+
+impl<I> AuditQuery<I> {
+    /// Only records of `E`'s table, their row ids read as `E`'s id type.
+    pub fn entity<E: TenantEntity>(self) -> AuditQuery<E::Id> {
+        let mut filter = self.filter;
+        filter.entity = Some(E::META.table);
+        AuditQuery {
+            filter,
+            ids: PhantomData,
+        }
     }
 
-    /// Only records of `E`'s table.
-    pub fn entity<E: TenantEntity>(mut self) -> Self {
-        self.filter.entity = Some(E::META.table);
-        self
+    /// Row ids read as `K`: `String` reads a log that holds entities of several key types.
+    ///
+    /// ```no_run
+    /// # use tenant_query::prelude::*;
+    /// # async fn run(s: &ScopedDb) -> tenant_query::Result<()> {
+    /// let everything: Vec<AuditRecord<String>> = AuditRecord::query().keys::<String>().all(s).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn keys<K: FromStr>(self) -> AuditQuery<K> {
+        AuditQuery {
+            filter: self.filter,
+            ids: PhantomData,
+        }
     }
 
-    /// Only records of the row `id`.
-    pub fn entity_id(mut self, id: Uuid) -> Self {
-        self.filter.entity_id = Some(id);
+    /// Only records of the row `id` (of any key type: `Uuid`, `i64`, `String`, ...).
+    pub fn entity_id<K: Key>(mut self, id: K) -> Self {
+        self.filter.entity_id = Some(std::sync::Arc::new(id));
         self
     }
 
@@ -150,7 +217,7 @@ impl AuditQuery {
     }
 
     /// Only records after `record` (keyset pagination).
-    pub fn after(mut self, record: &AuditRecord) -> Self {
+    pub fn after<T>(mut self, record: &AuditRecord<I, T>) -> Self {
         self.filter.after = Some((record.recorded_at, record.id));
         self
     }
@@ -162,9 +229,15 @@ impl AuditQuery {
     }
 
     /// The matching records, oldest first.
-    pub async fn all<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<AuditRecord>> {
+    pub async fn all<'c, T: Key>(
+        self,
+        db: impl TenantExecutor<'c, T>,
+    ) -> Result<Vec<AuditRecord<I, T>>>
+    where
+        I: FromStr<Err: Display> + Send + Unpin,
+    {
         let db = db.into_scoped();
-        let (statement, args) = render_audit_select(self.filter).bind(Some(db.scope))?;
+        let (statement, args) = render_audit_select(self.filter).bind(Some(db.any_scope()))?;
         // Built from fixed fragments; every value is a parameter.
         Route::new(db, Summary::select(AUDIT_LOG_TABLE))
             .fetch_all(AssertSqlSafe(statement.into_sql()), args)

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
-use uuid::Uuid;
 
 use crate::backend::{Backend, Settings};
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::handle::{ScopedDb, ScopedTransaction};
+use crate::key::Key;
 use crate::rls::{self, IsolationCheck};
 use crate::scope::TenantScope;
 use crate::sql;
@@ -107,13 +107,13 @@ impl TenantDb {
     }
 
     /// A cheap handle that runs every call in `scope`'s tenant.
-    pub fn scope(&self, scope: &TenantScope) -> ScopedDb {
-        ScopedDb::new(Arc::clone(&self.backend), *scope)
+    pub fn scope<T: Key>(&self, scope: &TenantScope<T>) -> ScopedDb<T> {
+        ScopedDb::new(Arc::clone(&self.backend), scope.clone())
     }
 
     /// Starts a transaction in `scope`'s tenant; it rolls back unless committed.
-    pub async fn begin(&self, scope: &TenantScope) -> Result<ScopedTransaction> {
-        ScopedTransaction::begin(Arc::clone(&self.backend), *scope).await
+    pub async fn begin<T: Key>(&self, scope: &TenantScope<T>) -> Result<ScopedTransaction<T>> {
+        ScopedTransaction::begin(Arc::clone(&self.backend), scope.clone()).await
     }
 
     /// Creates the library's own tables (the audit log), idempotently.
@@ -130,12 +130,12 @@ impl TenantDb {
     /// the table's owner, typically at migration time); [`Error::Configuration`] when RLS
     /// mode is off.
     pub async fn enable_row_level_security<E: TenantEntity>(&self) -> Result<()> {
-        rls::apply_policy(&self.backend, E::META.table, E::META.tenant.name).await
+        rls::apply_policy(&self.backend, rls::entity_target(E::meta())).await
     }
 
     /// Applies [`rls::audit_log_policy_sql`] with this database's RLS setting.
     pub async fn enable_audit_log_row_level_security(&self) -> Result<()> {
-        rls::apply_policy(&self.backend, sql::AUDIT_LOG_TABLE, "tenant_id").await
+        rls::apply_policy(&self.backend, rls::audit_log_target()).await
     }
 
     /// Starts a check, for startup, that the connected role cannot escape RLS on the
@@ -253,7 +253,10 @@ impl<'a> CrossTenant<'a> {
     /// Under RLS mode the lookup runs with no tenant set, so the policies would hide
     /// every row: it is refused with [`Error::Configuration`]. Resolve owners through a
     /// `TenantDb` without RLS mode over a pool whose role has `BYPASSRLS`.
-    pub async fn owner_of<E: TenantEntity>(&self, id: Uuid) -> Result<Option<TenantScope>> {
+    pub async fn owner_of<E: TenantEntity>(
+        &self,
+        id: E::Id,
+    ) -> Result<Option<TenantScope<E::Tenant>>> {
         if self.backend.settings.rls_setting.is_some() {
             return Err(Error::Configuration(
                 "owner_of cannot see past row-level security: resolve owners through a TenantDb \
@@ -262,12 +265,13 @@ impl<'a> CrossTenant<'a> {
             ));
         }
         let (statement, args) = sql::render_owner(E::meta(), Box::new(id)).bind(None)?;
-        let owners: Vec<(Uuid,)> = Route::unscoped(self.backend, Summary::select(E::META.table))
-            .fetch_all(AssertSqlSafe(statement.into_sql()), args)
-            .await?;
+        let owners: Vec<(E::Tenant,)> =
+            Route::unscoped(self.backend, Summary::select(E::META.table))
+                .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+                .await?;
         match owners.as_slice() {
             [] => Ok(None),
-            [(tenant,)] => Ok(Some(TenantScope::new(*tenant))),
+            [(tenant,)] => Ok(Some(TenantScope::new(tenant.clone()))),
             _ => Err(Error::NotUnique {
                 entity: E::META.table,
             }),

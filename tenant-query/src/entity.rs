@@ -2,8 +2,8 @@
 
 use sqlx::FromRow;
 use sqlx::postgres::PgRow;
-use uuid::Uuid;
 
+use crate::key::Key;
 use crate::meta::EntityMeta;
 use crate::sql::Statements;
 use crate::value::Values;
@@ -37,9 +37,14 @@ pub trait TenantEntity:
     type New: Send + Clone;
     /// The updatable part: an `Option` per data column, `None` meaning "leave as is".
     type Patch: Default + Send;
+    /// The type of the `#[tenant(id)]` field: `Uuid`, `i64`, `String`, ...
+    type Id: Key;
+    /// The type of the `#[tenant(tenant_id)]` field: what [`TenantScope`](crate::TenantScope)s
+    /// for this entity hold.
+    type Tenant: Key;
 
     /// The row's id.
-    fn id(&self) -> Uuid;
+    fn id(&self) -> Self::Id;
 
     /// The entity's table.
     fn table() -> &'static str {
@@ -61,7 +66,15 @@ pub trait Generated {
     fn statements() -> &'static Statements;
 
     /// The row's tenant.
-    fn tenant_of(&self) -> uuid::Uuid;
+    fn tenant_of(&self) -> <Self as TenantEntity>::Tenant
+    where
+        Self: TenantEntity;
+
+    /// The id of a new row when it is known before the insert: a fresh UUIDv7 for a `Uuid`
+    /// id, the caller's value for an id given in `New…`; `None` when the database makes it.
+    fn key_of_new(new: &<Self as TenantEntity>::New) -> Option<<Self as TenantEntity>::Id>
+    where
+        Self: TenantEntity;
 
     /// The values of a new row, by column.
     fn new_values(new: <Self as TenantEntity>::New) -> Values

@@ -8,7 +8,8 @@ use tracing::Instrument;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::handle::{Conn, Scoped};
-use crate::scope::TenantScope;
+use crate::key::Key;
+use crate::scope::AnyScope;
 use crate::sql;
 use crate::trace::{self, Summary};
 use crate::transaction::OpenTransaction;
@@ -19,17 +20,17 @@ use crate::value::Args;
 /// statement does, for its span.
 pub(crate) struct Route<'c> {
     backend: &'c Backend,
-    scope: Option<&'c TenantScope>,
+    scope: Option<&'c AnyScope>,
     conn: Conn<'c>,
     summary: Summary,
 }
 
 impl<'c> Route<'c> {
     /// The scoped handle's connection, for a statement that does `summary`.
-    pub(crate) fn new(scoped: Scoped<'c>, summary: Summary) -> Self {
+    pub(crate) fn new<T: Key>(scoped: Scoped<'c, T>, summary: Summary) -> Self {
         Route {
             backend: scoped.backend,
-            scope: Some(scoped.scope),
+            scope: Some(scoped.scope as &AnyScope),
             conn: scoped.conn,
             summary,
         }

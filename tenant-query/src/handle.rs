@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
+use uuid::Uuid;
+
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::scope::TenantScope;
+use crate::key::Key;
+use crate::scope::{AnyScope, TenantScope};
 use crate::sql;
 use crate::transaction::OpenTransaction;
 
@@ -23,24 +26,24 @@ use crate::transaction::OpenTransaction;
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct ScopedDb {
+pub struct ScopedDb<T: Key = Uuid> {
     backend: Arc<Backend>,
-    scope: TenantScope,
+    scope: TenantScope<T>,
 }
 
-impl ScopedDb {
-    pub(crate) fn new(backend: Arc<Backend>, scope: TenantScope) -> Self {
+impl<T: Key> ScopedDb<T> {
+    pub(crate) fn new(backend: Arc<Backend>, scope: TenantScope<T>) -> Self {
         ScopedDb { backend, scope }
     }
 
     /// The scope every call through this handle runs in.
-    pub fn tenant_scope(&self) -> &TenantScope {
+    pub fn tenant_scope(&self) -> &TenantScope<T> {
         &self.scope
     }
 
     /// Starts a transaction in this handle's scope.
-    pub async fn begin(&self) -> Result<ScopedTransaction> {
-        ScopedTransaction::begin(Arc::clone(&self.backend), self.scope).await
+    pub async fn begin(&self) -> Result<ScopedTransaction<T>> {
+        ScopedTransaction::begin(Arc::clone(&self.backend), self.scope.clone()).await
     }
 }
 
@@ -62,13 +65,13 @@ impl ScopedDb {
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-pub struct ScopedTransaction {
+pub struct ScopedTransaction<T: Key = Uuid> {
     tx: OpenTransaction,
     backend: Arc<Backend>,
-    scope: TenantScope,
+    scope: TenantScope<T>,
 }
 
-impl std::fmt::Debug for ScopedTransaction {
+impl<T: Key> std::fmt::Debug for ScopedTransaction<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopedTransaction")
             .field("scope", &self.scope)
@@ -76,17 +79,20 @@ impl std::fmt::Debug for ScopedTransaction {
     }
 }
 
-impl ScopedTransaction {
+impl<T: Key> ScopedTransaction<T> {
     /// Opens the transaction; its first round trip also sets what the scope needs (the
     /// tenant setting in RLS mode).
-    pub(crate) async fn begin(backend: Arc<Backend>, scope: TenantScope) -> Result<Self> {
-        let begin = sql::rls::begin(backend.settings.rls_setting.as_deref(), Some(&scope));
+    pub(crate) async fn begin(backend: Arc<Backend>, scope: TenantScope<T>) -> Result<Self> {
+        let begin = sql::rls::begin(
+            backend.settings.rls_setting.as_deref(),
+            Some(&scope as &AnyScope),
+        );
         let tx = OpenTransaction::begin(&backend.pool, begin).await?;
         Ok(ScopedTransaction { tx, backend, scope })
     }
 
     /// The scope every call in this transaction runs in.
-    pub fn tenant_scope(&self) -> &TenantScope {
+    pub fn tenant_scope(&self) -> &TenantScope<T> {
         &self.scope
     }
 
@@ -127,13 +133,13 @@ impl ScopedTransaction {
 ///     Ok((first, second))
 /// }
 /// ```
-pub struct Scoped<'c> {
-    pub(crate) scope: &'c TenantScope,
+pub struct Scoped<'c, T: Key = Uuid> {
+    pub(crate) scope: &'c TenantScope<T>,
     pub(crate) backend: &'c Backend,
     pub(crate) conn: Conn<'c>,
 }
 
-impl std::fmt::Debug for Scoped<'_> {
+impl<T: Key> std::fmt::Debug for Scoped<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scoped")
             .field("scope", self.scope)
@@ -147,9 +153,9 @@ pub(crate) enum Conn<'c> {
     Tx(&'c mut OpenTransaction),
 }
 
-impl Scoped<'_> {
+impl<T: Key> Scoped<'_, T> {
     /// A handle for one more call, borrowing this one.
-    pub fn reborrow(&mut self) -> Scoped<'_> {
+    pub fn reborrow(&mut self) -> Scoped<'_, T> {
         Scoped {
             scope: self.scope,
             backend: self.backend,
@@ -161,7 +167,7 @@ impl Scoped<'_> {
     }
 
     /// The scope of the calls made through this handle.
-    pub fn tenant_scope(&self) -> &TenantScope {
+    pub fn tenant_scope(&self) -> &TenantScope<T> {
         self.scope
     }
 
@@ -171,11 +177,19 @@ impl Scoped<'_> {
     }
 }
 
+impl<'c, T: Key> Scoped<'c, T> {
+    /// The scope, its tenant type erased, for the statement binder.
+    pub(crate) fn any_scope(&self) -> &'c AnyScope {
+        self.scope
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for &super::ScopedDb {}
-    impl Sealed for &mut super::ScopedTransaction {}
-    impl Sealed for super::Scoped<'_> {}
+    use crate::key::Key;
+    impl<T: Key> Sealed for &super::ScopedDb<T> {}
+    impl<T: Key> Sealed for &mut super::ScopedTransaction<T> {}
+    impl<T: Key> Sealed for super::Scoped<'_, T> {}
 }
 
 /// A tenant-scoped handle: `&ScopedDb`, `&mut ScopedTransaction` or a [`Scoped`] made from
@@ -194,19 +208,22 @@ mod sealed {
 /// let _ = Note::find(&pool, id).await;
 /// # }
 /// ```
+///
+/// The trait's parameter is the tenant type: a handle scoped to `i64` tenants is not a
+/// handle for an entity whose tenant column is a `Uuid`.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a tenant-scoped handle",
-    label = "this call needs a TenantScope",
-    note = "scope the call: `let s = db.scope(&TenantScope::new(tenant_id));` then pass `&s`",
+    message = "`{Self}` is not a tenant-scoped handle for tenants of type `{T}`",
+    label = "this call needs a TenantScope<{T}>",
+    note = "scope the call: `let s = db.scope(&TenantScope::new(tenant_id));` then pass `&s`, with `tenant_id` of the entity's tenant type (`{T}`)",
     note = "inside a transaction, pass `&mut tx` from `db.begin(&scope)`"
 )]
-pub trait TenantExecutor<'c>: sealed::Sealed + Send {
+pub trait TenantExecutor<'c, T: Key = Uuid>: sealed::Sealed + Send {
     /// The handle as a [`Scoped`], which can be reborrowed for several calls.
-    fn into_scoped(self) -> Scoped<'c>;
+    fn into_scoped(self) -> Scoped<'c, T>;
 }
 
-impl<'c> TenantExecutor<'c> for &'c ScopedDb {
-    fn into_scoped(self) -> Scoped<'c> {
+impl<'c, T: Key> TenantExecutor<'c, T> for &'c ScopedDb<T> {
+    fn into_scoped(self) -> Scoped<'c, T> {
         Scoped {
             scope: &self.scope,
             backend: &self.backend,
@@ -215,8 +232,8 @@ impl<'c> TenantExecutor<'c> for &'c ScopedDb {
     }
 }
 
-impl<'c> TenantExecutor<'c> for &'c mut ScopedTransaction {
-    fn into_scoped(self) -> Scoped<'c> {
+impl<'c, T: Key> TenantExecutor<'c, T> for &'c mut ScopedTransaction<T> {
+    fn into_scoped(self) -> Scoped<'c, T> {
         Scoped {
             scope: &self.scope,
             backend: &self.backend,
@@ -225,8 +242,8 @@ impl<'c> TenantExecutor<'c> for &'c mut ScopedTransaction {
     }
 }
 
-impl<'c> TenantExecutor<'c> for Scoped<'c> {
-    fn into_scoped(self) -> Scoped<'c> {
+impl<'c, T: Key> TenantExecutor<'c, T> for Scoped<'c, T> {
+    fn into_scoped(self) -> Scoped<'c, T> {
         self
     }
 }

@@ -87,6 +87,7 @@ mod exec;
 mod filter;
 mod handle;
 mod isolation;
+mod key;
 mod loader;
 mod meta;
 mod query;
@@ -118,6 +119,7 @@ pub use error::{Error, Result};
 pub use filter::{Column, Filter, IntoValue, NotNull, Nullable, Order};
 pub use handle::{Scoped, ScopedDb, ScopedTransaction, TenantExecutor};
 pub use isolation::{IsolationProblem, IsolationReport};
+pub use key::Key;
 pub use loader::{Loader, LoaderHandle, MAX_BATCH, MAX_GATHER_YIELDS};
 pub use query::{Locking, Query};
 pub use relation::{Children, Keyed, Nested, Relation, Then};
@@ -151,6 +153,7 @@ pub mod prelude {
 pub mod __private_v0_1 {
     pub use crate::entity::{Generated, unique_key};
     pub use crate::filter::column;
+    pub use crate::key::Key;
     pub use crate::loader::LoaderSource;
     pub use crate::meta::{ColumnMeta, ColumnRole, EntityMeta, RelationMeta};
     pub use crate::relation::relation;

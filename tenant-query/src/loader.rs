@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, oneshot};
-use uuid::Uuid;
 
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::handle::{Scoped, ScopedDb, ScopedTransaction, TenantExecutor};
+use crate::key::Key;
 use crate::repo;
 
 /// The most ids one batch sends; more queued ids go in the next batch.
@@ -55,11 +55,11 @@ pub const MAX_GATHER_YIELDS: usize = 16;
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-pub struct Loader<'h, E> {
+pub struct Loader<'h, E: TenantEntity> {
     shared: Arc<Shared<'h, E>>,
 }
 
-impl<E> Clone for Loader<'_, E> {
+impl<E: TenantEntity> Clone for Loader<'_, E> {
     fn clone(&self) -> Self {
         Loader {
             shared: Arc::clone(&self.shared),
@@ -67,7 +67,7 @@ impl<E> Clone for Loader<'_, E> {
     }
 }
 
-impl<E> std::fmt::Debug for Loader<'_, E> {
+impl<E: TenantEntity> std::fmt::Debug for Loader<'_, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader").finish_non_exhaustive()
     }
@@ -75,50 +75,51 @@ impl<E> std::fmt::Debug for Loader<'_, E> {
 
 /// Where a loader reads: a scoped database of its own, or a borrowed transaction.
 #[doc(hidden)]
-pub enum LoaderSource<'h> {
-    Db(ScopedDb),
+pub enum LoaderSource<'h, T: Key> {
+    Db(ScopedDb<T>),
     /// The transaction, and its scope's tenant (read before the handle is locked away).
-    Tx(Uuid, tokio::sync::Mutex<Scoped<'h>>),
+    Tx(T, tokio::sync::Mutex<Scoped<'h, T>>),
 }
 
 mod sealed {
+    use crate::key::Key;
     pub trait Sealed {}
-    impl Sealed for &super::ScopedDb {}
-    impl Sealed for &mut super::ScopedTransaction {}
+    impl<T: Key> Sealed for &super::ScopedDb<T> {}
+    impl<T: Key> Sealed for &mut super::ScopedTransaction<T> {}
 }
 
 /// A handle a [`Loader`] can be made from: `&ScopedDb` (the loader keeps a handle of its
 /// own) or `&mut ScopedTransaction` (the loader borrows the transaction).
-pub trait LoaderHandle<'h>: sealed::Sealed {
+pub trait LoaderHandle<'h, T: Key = uuid::Uuid>: sealed::Sealed {
     #[doc(hidden)]
-    fn into_source(self) -> LoaderSource<'h>;
+    fn into_source(self) -> LoaderSource<'h, T>;
 }
 
-impl LoaderHandle<'static> for &ScopedDb {
-    fn into_source(self) -> LoaderSource<'static> {
+impl<T: Key> LoaderHandle<'static, T> for &ScopedDb<T> {
+    fn into_source(self) -> LoaderSource<'static, T> {
         LoaderSource::Db(self.clone())
     }
 }
 
-impl<'h> LoaderHandle<'h> for &'h mut ScopedTransaction {
-    fn into_source(self) -> LoaderSource<'h> {
+impl<'h, T: Key> LoaderHandle<'h, T> for &'h mut ScopedTransaction<T> {
+    fn into_source(self) -> LoaderSource<'h, T> {
         let scoped = self.into_scoped();
         let tenant = scoped.tenant_scope().tenant_id();
         LoaderSource::Tx(tenant, tokio::sync::Mutex::new(scoped))
     }
 }
 
-impl LoaderSource<'_> {
-    fn tenant(&self) -> Uuid {
+impl<T: Key> LoaderSource<'_, T> {
+    fn tenant(&self) -> &T {
         match self {
-            LoaderSource::Db(db) => db.tenant_scope().tenant_id(),
-            LoaderSource::Tx(tenant, _) => *tenant,
+            LoaderSource::Db(db) => db.tenant_scope().tenant(),
+            LoaderSource::Tx(tenant, _) => tenant,
         }
     }
 }
 
-struct Shared<'h, E> {
-    source: LoaderSource<'h>,
+struct Shared<'h, E: TenantEntity> {
+    source: LoaderSource<'h, E::Tenant>,
     state: Mutex<State<E>>,
     /// Woken when a batch is handed back by a caller that stopped waiting.
     handover: Notify,
@@ -126,19 +127,19 @@ struct Shared<'h, E> {
 
 type Reply<E> = oneshot::Sender<Result<Option<E>>>;
 
-struct State<E> {
-    cache: HashMap<Uuid, Option<E>>,
+struct State<E: TenantEntity> {
+    cache: HashMap<E::Id, Option<E>>,
     /// Callers waiting for each queued id, in the order they asked.
-    waiting: HashMap<Uuid, Vec<Reply<E>>>,
+    waiting: HashMap<E::Id, Vec<Reply<E>>>,
     /// Ids of the next batch, each once.
-    queued: Vec<Uuid>,
+    queued: Vec<E::Id>,
     /// Whether a caller is gathering `queued`.
     gathering: bool,
 }
 
 impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     /// A loader of `E` rows in the handle's scope, with an empty cache.
-    pub fn new(db: impl LoaderHandle<'h>) -> Self {
+    pub fn new(db: impl LoaderHandle<'h, E::Tenant>) -> Self {
         let state = State {
             cache: HashMap::new(),
             waiting: HashMap::new(),
@@ -155,7 +156,7 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     }
 
     /// The live row `id`, if the scope's tenant has it; batched with concurrent calls.
-    pub async fn load(&self, id: Uuid) -> Result<Option<E>> {
+    pub async fn load(&self, id: E::Id) -> Result<Option<E>> {
         let (mut answer, mut leads) = {
             let mut guard = self.shared.lock();
             let state = &mut *guard;
@@ -163,7 +164,7 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
                 return Ok(row.clone());
             }
             let (reply, answer) = oneshot::channel();
-            let waiters = state.waiting.entry(id).or_default();
+            let waiters = state.waiting.entry(id.clone()).or_default();
             if waiters.is_empty() {
                 state.queued.push(id);
             }
@@ -194,8 +195,8 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     }
 
     /// The rows of `ids`, in the order asked (duplicates included), in one batch.
-    pub async fn load_many(&self, ids: &[Uuid]) -> Result<Vec<Option<E>>> {
-        futures_util::future::try_join_all(ids.iter().map(|id| self.load(*id))).await
+    pub async fn load_many(&self, ids: &[E::Id]) -> Result<Vec<Option<E>>> {
+        futures_util::future::try_join_all(ids.iter().map(|id| self.load(id.clone()))).await
     }
 
     /// Forgets every cached row.
@@ -204,7 +205,7 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     }
 
     /// Forgets the cached row `id`, so the next `load` reads it again.
-    pub fn forget(&self, id: Uuid) {
+    pub fn forget(&self, id: E::Id) {
         self.shared.lock().cache.remove(&id);
     }
 
@@ -212,7 +213,7 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     /// a row of another tenant is refused with [`Error::InvalidInput`].
     pub fn prime(&self, row: E) -> Result<()> {
         // The scope's tenant is the only one whose rows the cache may hold.
-        if row.tenant_of() != self.shared.source.tenant() {
+        if row.tenant_of() != *self.shared.source.tenant() {
             return Err(Error::invalid_input(
                 "tenant_id",
                 "the row belongs to another tenant than the loader's scope",
@@ -283,7 +284,7 @@ impl<E: TenantEntity + Clone> Shared<'_, E> {
         }
     }
 
-    async fn fetch(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, E>> {
+    async fn fetch(&self, ids: &[E::Id]) -> Result<HashMap<E::Id, E>> {
         match &self.source {
             LoaderSource::Db(db) => repo::find_many::<E>(db, ids).await,
             LoaderSource::Tx(_, tx) => {
@@ -293,7 +294,7 @@ impl<E: TenantEntity + Clone> Shared<'_, E> {
         }
     }
 
-    fn answer(&self, ids: Vec<Uuid>, result: Result<HashMap<Uuid, E>>) {
+    fn answer(&self, ids: Vec<E::Id>, result: Result<HashMap<E::Id, E>>) {
         let mut state = self.lock();
         match result {
             Ok(mut rows) => {
@@ -323,7 +324,7 @@ struct Pending<'a, 'h, E: TenantEntity + Clone> {
     /// Still gathering: the queue is this caller's to send.
     gathering: bool,
     /// Taken from the queue and not yet answered.
-    ids: Option<Vec<Uuid>>,
+    ids: Option<Vec<E::Id>>,
 }
 
 impl<E: TenantEntity + Clone> Drop for Pending<'_, '_, E> {

@@ -144,12 +144,12 @@ impl<E: TenantEntity> Query<E> {
     /// The statement for `projection`, bound for `db`'s scope, and where to send it.
     fn prepare<'c>(
         self,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, E::Tenant>,
         projection: Projection,
     ) -> Result<(Route<'c>, AssertSqlSafe<String>, Args)> {
         let db = db.into_scoped();
         let (statement, args) =
-            render_select(&E::META, projection, self.parts).bind(Some(db.scope))?;
+            render_select(&E::META, projection, self.parts).bind(Some(db.any_scope()))?;
         // The text is made of derive-provided, quoted identifiers; values are parameters.
         Ok((
             Route::new(db, Summary::select(E::META.table)),
@@ -159,13 +159,13 @@ impl<E: TenantEntity> Query<E> {
     }
 
     /// Every matching row.
-    pub async fn all<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+    pub async fn all<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Vec<E>> {
         let (route, sql, args) = self.prepare(db, Projection::Rows)?;
         route.fetch_all(sql, args).await
     }
 
     /// The first matching row in the query's order, if any (`LIMIT 1`).
-    pub async fn first<'c>(self, db: impl TenantExecutor<'c>) -> Result<Option<E>> {
+    pub async fn first<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Option<E>> {
         let mut query = self;
         query.parts.limit = Some(query.parts.limit.map_or(1, |limit| limit.min(1)));
         let (route, sql, args) = query.prepare(db, Projection::Rows)?;
@@ -174,13 +174,13 @@ impl<E: TenantEntity> Query<E> {
 
     /// The one matching row, if any; [`Error::NotUnique`] if several match. (For the first
     /// of several, use [`first`](Self::first).)
-    pub async fn optional<'c>(self, db: impl TenantExecutor<'c>) -> Result<Option<E>> {
+    pub async fn optional<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Option<E>> {
         at_most_one::<E>(self.at_most_two().all(db).await?)
     }
 
     /// The one matching row: [`Error::NotFound`] if none matches (as `get`), and
     /// [`Error::NotUnique`] if several do.
-    pub async fn one<'c>(self, db: impl TenantExecutor<'c>) -> Result<E> {
+    pub async fn one<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<E> {
         self.optional(db).await?.ok_or(Error::NotFound {
             entity: E::META.table,
         })
@@ -188,13 +188,13 @@ impl<E: TenantEntity> Query<E> {
 
     /// The number of rows [`all`](Self::all) would return (a limit or offset bounds it;
     /// the order does not matter).
-    pub async fn count<'c>(self, db: impl TenantExecutor<'c>) -> Result<i64> {
+    pub async fn count<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<i64> {
         let (route, sql, args) = self.prepare(db, Projection::Count)?;
         route.fetch_scalar(sql, args).await
     }
 
     /// Whether [`all`](Self::all) would return any row (a limit or offset bounds it).
-    pub async fn exists<'c>(self, db: impl TenantExecutor<'c>) -> Result<bool> {
+    pub async fn exists<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<bool> {
         let (route, sql, args) = self.prepare(db, Projection::Exists)?;
         route.fetch_scalar(sql, args).await
     }
@@ -215,7 +215,11 @@ impl<E: TenantEntity> Query<E> {
     ///     .await?;
     /// # let _ = archived; Ok(()) }
     /// ```
-    pub async fn update<'c>(self, db: impl TenantExecutor<'c>, patch: E::Patch) -> Result<Vec<E>> {
+    pub async fn update<'c>(
+        self,
+        db: impl TenantExecutor<'c, E::Tenant>,
+        patch: E::Patch,
+    ) -> Result<Vec<E>> {
         let values = E::patch_values(patch);
         repo::bulk(db, BulkWrite::Update, self.parts, Some(values)).await
     }
@@ -223,7 +227,7 @@ impl<E: TenantEntity> Query<E> {
     /// Deletes every live row the query selects, in one statement (softly for entities
     /// with a soft-delete column); returns the affected rows as they are after the
     /// delete. A hard delete is refused like `E::delete`'s when it would cascade.
-    pub async fn delete<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+    pub async fn delete<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Vec<E>> {
         let write = if E::META.soft_delete.is_some() {
             BulkWrite::SoftDelete
         } else {
@@ -287,23 +291,23 @@ impl<E: TenantEntity> Locking<E> {
     }
 
     /// Every matching row, locked.
-    pub async fn all(self, tx: &mut ScopedTransaction) -> Result<Vec<E>> {
+    pub async fn all(self, tx: &mut ScopedTransaction<E::Tenant>) -> Result<Vec<E>> {
         self.query.all(tx).await
     }
 
     /// The first matching row in the query's order, locked.
-    pub async fn first(self, tx: &mut ScopedTransaction) -> Result<Option<E>> {
+    pub async fn first(self, tx: &mut ScopedTransaction<E::Tenant>) -> Result<Option<E>> {
         self.query.first(tx).await
     }
 
     /// The one matching row, locked; [`Error::NotUnique`] if several match.
-    pub async fn optional(self, tx: &mut ScopedTransaction) -> Result<Option<E>> {
+    pub async fn optional(self, tx: &mut ScopedTransaction<E::Tenant>) -> Result<Option<E>> {
         self.query.optional(tx).await
     }
 
     /// The one matching row, locked: [`Error::NotFound`] if none, [`Error::NotUnique`] if
     /// several.
-    pub async fn one(self, tx: &mut ScopedTransaction) -> Result<E> {
+    pub async fn one(self, tx: &mut ScopedTransaction<E::Tenant>) -> Result<E> {
         self.query.one(tx).await
     }
 }
@@ -311,13 +315,13 @@ impl<E: TenantEntity> Locking<E> {
 impl<E: SoftDelete> Query<E> {
     /// Restores every deleted row the query's filters select, in one statement; returns
     /// them.
-    pub async fn restore<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+    pub async fn restore<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Vec<E>> {
         repo::bulk(db, BulkWrite::Restore, self.parts, None).await
     }
 
     /// Removes for good every row the query selects (live rows, unless `with_deleted` or
     /// `only_deleted` says otherwise), in one statement; returns them as they were.
-    pub async fn purge<'c>(self, db: impl TenantExecutor<'c>) -> Result<Vec<E>> {
+    pub async fn purge<'c>(self, db: impl TenantExecutor<'c, E::Tenant>) -> Result<Vec<E>> {
         repo::bulk(db, BulkWrite::Remove(AuditAction::Purge), self.parts, None).await
     }
 

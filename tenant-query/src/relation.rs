@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 
-use uuid::Uuid;
-
 use crate::entity::{SoftDelete, TenantEntity};
 use crate::error::Result;
 use crate::filter::{Expr, Filter, Join, Link};
 use crate::handle::TenantExecutor;
+use crate::key::Key;
 use crate::repo;
 
 /// The `belongs_to` relation from child `C` to parent `P`; generated as `Task::BY_PROJECT`
@@ -42,24 +41,24 @@ use crate::repo;
 /// }
 /// # Ok(()) }
 /// ```
-pub struct Relation<P, C> {
+pub struct Relation<P: TenantEntity, C> {
     index: usize,
     /// The child's foreign-key column.
     fk: &'static str,
-    parent_of: fn(&C) -> Option<Uuid>,
+    parent_of: fn(&C) -> Option<P::Id>,
     with_deleted: bool,
     parent: PhantomData<fn() -> P>,
 }
 
-impl<P, C> Clone for Relation<P, C> {
+impl<P: TenantEntity, C> Clone for Relation<P, C> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<P, C> Copy for Relation<P, C> {}
+impl<P: TenantEntity, C> Copy for Relation<P, C> {}
 
-impl<P, C> std::fmt::Debug for Relation<P, C> {
+impl<P: TenantEntity, C> std::fmt::Debug for Relation<P, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relation")
             .field("index", &self.index)
@@ -68,12 +67,12 @@ impl<P, C> std::fmt::Debug for Relation<P, C> {
     }
 }
 
-impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
+impl<P: TenantEntity, C: TenantEntity<Tenant = P::Tenant>> Relation<P, C> {
     /// The relation number `index` of `C`, whose parent id `parent_of` reads; generated.
     pub(crate) const fn new(
         index: usize,
         fk: &'static str,
-        parent_of: fn(&C) -> Option<Uuid>,
+        parent_of: fn(&C) -> Option<P::Id>,
     ) -> Self {
         Relation {
             index,
@@ -140,7 +139,7 @@ impl<P: TenantEntity, C: TenantEntity> Relation<P, C> {
     }
 }
 
-impl<P: TenantEntity, C: SoftDelete> Relation<P, C> {
+impl<P: TenantEntity, C: SoftDelete<Tenant = P::Tenant>> Relation<P, C> {
     /// The same relation, soft-deleted children included.
     pub fn with_deleted(self) -> Self {
         Relation {
@@ -166,13 +165,18 @@ pub trait Keyed {
     type Entity: TenantEntity;
 
     /// The row id.
-    fn key(&self) -> Uuid;
+    fn key(&self) -> KeyOf<Self::Entity>;
 }
+
+/// The id type of entity `E`.
+type KeyOf<E> = <E as TenantEntity>::Id;
+/// The tenant type of entity `E`.
+type TenantOf<E> = <E as TenantEntity>::Tenant;
 
 impl<E: TenantEntity> Keyed for E {
     type Entity = E;
 
-    fn key(&self) -> Uuid {
+    fn key(&self) -> KeyOf<E> {
         self.id()
     }
 }
@@ -180,7 +184,7 @@ impl<E: TenantEntity> Keyed for E {
 impl<P: Keyed, C> Keyed for Nested<P, C> {
     type Entity = P::Entity;
 
-    fn key(&self) -> Uuid {
+    fn key(&self) -> KeyOf<P::Entity> {
         self.row.key()
     }
 }
@@ -193,21 +197,22 @@ pub trait Children: Sized + Send + Sync {
     type Output: Send + Clone;
 
     /// The children of each of `parent_ids`, one query per level; every parent is a key.
+    #[allow(clippy::type_complexity)]
     fn load<'c>(
         &self,
-        db: impl TenantExecutor<'c>,
-        parent_ids: &[Uuid],
-    ) -> impl Future<Output = Result<HashMap<Uuid, Vec<Self::Output>>>> + Send;
+        db: impl TenantExecutor<'c, TenantOf<Self::Parent>>,
+        parent_ids: &[KeyOf<Self::Parent>],
+    ) -> impl Future<Output = Result<HashMap<KeyOf<Self::Parent>, Vec<Self::Output>>>> + Send;
 
     /// Pairs each of `parents` with its children, keeping the parents' order. A parent
     /// listed more than once gets its children each time.
     fn attach<'c, R: Keyed<Entity = Self::Parent> + Send>(
         &self,
-        db: impl TenantExecutor<'c>,
+        db: impl TenantExecutor<'c, TenantOf<Self::Parent>>,
         parents: Vec<R>,
     ) -> impl Future<Output = Result<Vec<Nested<R, Self::Output>>>> + Send {
         async move {
-            let ids: Vec<Uuid> = parents.iter().map(Keyed::key).collect();
+            let ids: Vec<KeyOf<Self::Parent>> = parents.iter().map(Keyed::key).collect();
             let children = self.load(db, &ids).await?;
             Ok(pair(parents, children))
         }
@@ -215,7 +220,10 @@ pub trait Children: Sized + Send + Sync {
 }
 
 /// Gives each row its children, once per time the row's id occurs.
-fn pair<R: Keyed, C: Clone>(rows: Vec<R>, children: HashMap<Uuid, Vec<C>>) -> Vec<Nested<R, C>> {
+fn pair<R: Keyed, C: Clone>(
+    rows: Vec<R>,
+    children: HashMap<KeyOf<R::Entity>, Vec<C>>,
+) -> Vec<Nested<R, C>> {
     let mut share = Share::new(children, rows.iter().map(Keyed::key));
     rows.into_iter()
         .map(|row| {
@@ -227,14 +235,14 @@ fn pair<R: Keyed, C: Clone>(rows: Vec<R>, children: HashMap<Uuid, Vec<C>>) -> Ve
 
 /// Hands out each key's children: moved out the last time the key is asked for, cloned
 /// before that, so a key that occurs twice gets its children twice.
-struct Share<C> {
-    children: HashMap<Uuid, Vec<C>>,
-    remaining: HashMap<Uuid, usize>,
+struct Share<K, C> {
+    children: HashMap<K, Vec<C>>,
+    remaining: HashMap<K, usize>,
 }
 
-impl<C: Clone> Share<C> {
-    fn new(children: HashMap<Uuid, Vec<C>>, keys: impl Iterator<Item = Uuid>) -> Self {
-        let mut remaining: HashMap<Uuid, usize> = HashMap::new();
+impl<K: Key, C: Clone> Share<K, C> {
+    fn new(children: HashMap<K, Vec<C>>, keys: impl Iterator<Item = K>) -> Self {
+        let mut remaining: HashMap<K, usize> = HashMap::new();
         for key in keys {
             *remaining.entry(key).or_default() += 1;
         }
@@ -244,8 +252,8 @@ impl<C: Clone> Share<C> {
         }
     }
 
-    fn take(&mut self, key: Uuid) -> Vec<C> {
-        let left = self.remaining.entry(key).or_default();
+    fn take(&mut self, key: K) -> Vec<C> {
+        let left = self.remaining.entry(key.clone()).or_default();
         *left = left.saturating_sub(1);
         if *left == 0 {
             self.children.remove(&key).unwrap_or_default()
@@ -255,15 +263,15 @@ impl<C: Clone> Share<C> {
     }
 }
 
-impl<P: TenantEntity, C: TenantEntity + Clone> Children for Relation<P, C> {
+impl<P: TenantEntity, C: TenantEntity<Tenant = P::Tenant> + Clone> Children for Relation<P, C> {
     type Parent = P;
     type Output = C;
 
     async fn load<'c>(
         &self,
-        db: impl TenantExecutor<'c>,
-        parent_ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<C>>> {
+        db: impl TenantExecutor<'c, P::Tenant>,
+        parent_ids: &[P::Id],
+    ) -> Result<HashMap<P::Id, Vec<C>>> {
         repo::load_children(
             db,
             self.index,
@@ -287,18 +295,20 @@ where
     F: Children,
     F::Output: Keyed,
     N: Children<Parent = <F::Output as Keyed>::Entity>,
+    <F::Output as Keyed>::Entity: TenantEntity<Tenant = TenantOf<F::Parent>>,
 {
     type Parent = F::Parent;
     type Output = Nested<F::Output, N::Output>;
 
     async fn load<'c>(
         &self,
-        db: impl TenantExecutor<'c>,
-        parent_ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<Self::Output>>> {
+        db: impl TenantExecutor<'c, TenantOf<F::Parent>>,
+        parent_ids: &[KeyOf<F::Parent>],
+    ) -> Result<HashMap<KeyOf<F::Parent>, Vec<Self::Output>>> {
         let mut db = db.into_scoped();
         let children = self.first.load(db.reborrow(), parent_ids).await?;
-        let child_ids: Vec<Uuid> = children.values().flatten().map(Keyed::key).collect();
+        let child_ids: Vec<KeyOf<N::Parent>> =
+            children.values().flatten().map(Keyed::key).collect();
         let grandchildren = self.next.load(db.reborrow(), &child_ids).await?;
         let mut share = Share::new(grandchildren, child_ids.into_iter());
         Ok(children
@@ -319,10 +329,10 @@ where
 
 /// Builds relation constants for the derive.
 #[doc(hidden)]
-pub const fn relation<P: TenantEntity, C: TenantEntity>(
+pub const fn relation<P: TenantEntity, C: TenantEntity<Tenant = P::Tenant>>(
     index: usize,
     fk: &'static str,
-    parent_of: fn(&C) -> Option<Uuid>,
+    parent_of: fn(&C) -> Option<P::Id>,
 ) -> Relation<P, C> {
     Relation::new(index, fk, parent_of)
 }

@@ -7,6 +7,7 @@ use crate::backend::Backend;
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::exec::Route;
+use crate::meta::EntityMeta;
 use crate::sql;
 use crate::trace::Summary;
 
@@ -24,7 +25,21 @@ pub use crate::isolation::{IsolationProblem, IsolationReport};
 /// assert!(ddl.contains(r#""org_id" = nullif(current_setting('app.tenant_id', true), '')::uuid"#));
 /// ```
 pub fn policy_sql<E: TenantEntity>(setting: &str) -> String {
-    sql::rls::policy(E::META.table, E::META.tenant.name, setting)
+    let (table, column, sql_type) = entity_target(E::meta());
+    sql::rls::policy(table, column, &sql_type, setting)
+}
+
+/// What an entity's policy compares: its table, its tenant column and that column's SQL
+/// type.
+pub(crate) fn entity_target(meta: &'static EntityMeta) -> (&'static str, &'static str, String) {
+    let sql_type = (meta.tenant.sql_type)();
+    let name = sqlx::TypeInfo::name(&sql_type).to_owned();
+    (meta.table, meta.tenant.name, name)
+}
+
+/// What the audit log's policy compares: its tenant column holds keys as text.
+pub(crate) fn audit_log_target() -> (&'static str, &'static str, String) {
+    (sql::AUDIT_LOG_TABLE, "tenant_id", "text".to_owned())
 }
 
 /// The same DDL for the library's audit log.
@@ -33,15 +48,19 @@ pub fn policy_sql<E: TenantEntity>(setting: &str) -> String {
 /// assert!(tenant_query::rls::audit_log_policy_sql("app.tenant_id").contains("tenant_audit_log"));
 /// ```
 pub fn audit_log_policy_sql(setting: &str) -> String {
-    sql::rls::policy(sql::AUDIT_LOG_TABLE, "tenant_id", setting)
+    let (table, column, sql_type) = audit_log_target();
+    sql::rls::policy(table, column, &sql_type, setting)
 }
 
 /// Applies policy DDL with the database's RLS setting.
-pub(crate) async fn apply_policy(backend: &Backend, table: &str, tenant: &str) -> Result<()> {
+pub(crate) async fn apply_policy(
+    backend: &Backend,
+    (table, tenant, sql_type): (&str, &str, String),
+) -> Result<()> {
     let setting = backend.settings.rls_setting.as_deref().ok_or_else(|| {
         Error::Configuration("RLS mode is off: call `row_level_security` first".into())
     })?;
-    let ddl = sql::rls::policy(table, tenant, setting);
+    let ddl = sql::rls::policy(table, tenant, &sql_type, setting);
     sqlx::raw_sql(AssertSqlSafe(ddl))
         .execute(&backend.pool)
         .await?;

@@ -310,7 +310,8 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
         );
     }
     if let Some(setting) = rls_setting {
-        ddl.push_str(&sql::rls::policy(name, meta.tenant.name, setting));
+        let (_, column, sql_type) = crate::rls::entity_target(meta);
+        ddl.push_str(&sql::rls::policy(name, column, &sql_type, setting));
     }
     ddl
 }

@@ -11,7 +11,7 @@ use tracing::field::Empty;
 
 use crate::backend::Backend;
 use crate::error::Error;
-use crate::scope::TenantScope;
+use crate::scope::AnyScope;
 
 /// The target of the statement spans, for filtering (`tenant_query::statement=info`).
 pub(crate) const TARGET: &str = "tenant_query::statement";
@@ -86,7 +86,7 @@ macro_rules! statement_span {
             error.type = Empty,
             server.address = $backend.pool.connect_options().get_host(),
             server.port = $backend.pool.connect_options().get_port(),
-            tenant.id = $scope.map(|scope: &TenantScope| display(scope.tenant_id())),
+            tenant.id = $scope.map(|scope: &AnyScope| display(scope.erased_tenant())),
         )
     };
 }
@@ -95,7 +95,7 @@ macro_rules! statement_span {
 pub(crate) fn statement(
     summary: Summary,
     sql: &str,
-    scope: Option<&TenantScope>,
+    scope: Option<&AnyScope>,
     backend: &Backend,
 ) -> Span {
     match summary.operation {

@@ -199,7 +199,7 @@ struct Slot {
     /// For a patch of an optional column: whether to set it at all.
     set: Option<bool>,
     /// For a `belongs_to` column, the parent a write points it at.
-    parent: Option<Uuid>,
+    parent: Option<Box<dyn BindOnce>>,
 }
 
 impl Values {
@@ -249,18 +249,18 @@ impl Values {
 
     /// Notes the parent a write points `belongs_to` column `index` at, so that a refused
     /// write can say why.
-    pub fn note_parent(&mut self, index: usize, parent: Option<Uuid>) {
+    pub fn note_parent<K: crate::Key>(&mut self, index: usize, parent: Option<K>) {
         if let Some(slot) = self.slots.get_mut(index) {
-            slot.parent = parent;
+            slot.parent = parent.map(|parent| Box::new(parent) as Box<dyn BindOnce>);
         }
     }
 
-    /// The parents noted with [`note_parent`](Self::note_parent), by column.
-    pub(crate) fn parents(&self) -> Vec<(usize, Uuid)> {
+    /// Takes the parents noted with [`note_parent`](Self::note_parent), by column.
+    pub(crate) fn take_parents(&mut self) -> Vec<(usize, Box<dyn BindOnce>)> {
         self.slots
-            .iter()
+            .iter_mut()
             .enumerate()
-            .filter_map(|(index, slot)| slot.parent.map(|parent| (index, parent)))
+            .filter_map(|(index, slot)| slot.parent.take().map(|parent| (index, parent)))
             .collect()
     }
 }

@@ -13,7 +13,9 @@ use tenant_query::testing::TestDb;
 use uuid::Uuid;
 
 /// A shape under test: how to make its values and recognise them in a row.
-pub trait Shape: TenantEntity + Clone + PartialEq + Debug {
+pub trait Shape:
+    TenantEntity<Id = uuid::Uuid, Tenant = uuid::Uuid> + Clone + PartialEq + Debug
+{
     /// The table, as SQL.
     const TABLE: &'static str;
     /// Its DDL.

@@ -112,7 +112,9 @@ impl Spec {
 /// The typed bridge from the model to one entity's generated API. Column positions are
 /// positions in `Spec::cols`.
 #[allow(async_fn_in_trait)]
-pub trait Modeled: TenantEntity + Clone + std::fmt::Debug + Send + Sync + 'static {
+pub trait Modeled:
+    TenantEntity<Id = uuid::Uuid, Tenant = uuid::Uuid> + Clone + std::fmt::Debug + Send + Sync + 'static
+{
     fn spec() -> &'static Spec;
     /// Every field value, in declaration order.
     fn view(&self) -> Vec<crate::val::Val>;

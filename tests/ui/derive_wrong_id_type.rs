@@ -1,12 +1,12 @@
 use tenant_query::prelude::*;
 use uuid::Uuid;
 
+// An id or a tenant is never optional.
 #[derive(TenantEntity)]
 #[tenant(table = "events")]
 pub struct Event {
-    #[tenant(id)] pub id: i64,
-    #[tenant(tenant_id)] pub org_id: Uuid,
-    #[tenant(belongs_to = Parent)] pub parent: String,
+    #[tenant(id)] pub id: Option<i64>,
+    #[tenant(tenant_id)] pub org_id: Option<Uuid>,
 }
 
 fn main() {}

@@ -57,7 +57,7 @@ impl Loaders {
     /// The loader of `E` rows for this set, made on first use.
     pub fn get<E>(&self) -> Loader<'static, E>
     where
-        E: TenantEntity + Clone + Send + Sync + 'static,
+        E: TenantEntity<Tenant = uuid::Uuid> + Clone + Send + Sync + 'static,
     {
         // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is fine.
         let mut loaders = self

@@ -16,14 +16,17 @@ pub(crate) const AUDIT_LOG_TABLE: &str = "tenant_audit_log";
 /// Creates the audit log, idempotently. Ids are UUIDv7, made from `clock_timestamp()` so
 /// they follow the order in which rows were locked and changed. Two indexes, tenant first:
 /// one per read (a tenant's log by time, a row's history); each write maintains both.
+/// Tenants and row ids are stored as text, so one log holds entities of every key type
+/// (`uuid`, `bigint`, `text`); a log created with `uuid` columns by an earlier version is
+/// converted in place.
 pub(crate) const AUDIT_LOG_DDL: &str = r#"
 CREATE TABLE IF NOT EXISTS tenant_audit_log (
     id             uuid        NOT NULL DEFAULT (encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
                                    PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
                                    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid),
-    tenant_id      uuid        NOT NULL,
+    tenant_id      text        NOT NULL,
     entity         text        NOT NULL,
-    entity_id      uuid        NOT NULL,
+    entity_id      text        NOT NULL,
     action         text        NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'restore', 'purge')),
     changes        jsonb       NOT NULL,
     actor          uuid,
@@ -34,6 +37,17 @@ CREATE TABLE IF NOT EXISTS tenant_audit_log (
 );
 CREATE INDEX IF NOT EXISTS tenant_audit_log_entity_idx
     ON tenant_audit_log (tenant_id, entity, entity_id, recorded_at, id);
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = to_regclass('tenant_audit_log') AND attname = 'entity_id'
+                 AND atttypid = 'uuid'::regtype) THEN
+        ALTER TABLE tenant_audit_log
+            ALTER COLUMN tenant_id TYPE text USING tenant_id::text,
+            ALTER COLUMN entity_id TYPE text USING entity_id::text;
+    END IF;
+END
+$$;
 "#;
 
 /// How the `changes` of a record are computed from the rows a statement saw. The
@@ -149,7 +163,7 @@ pub(crate) fn record_cte(
     let (id_column, id) = record_id(plan);
     format!(
         "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {id}{}, {}, {}, {}, {}, {} FROM {cte} AS {row}{})",
+         SELECT {id}{}::text, {}, {}::text, {}, {}, {} FROM {cte} AS {row}{})",
         alias::AUDIT,
         plan.param(Param::Tenant),
         literal(meta.table),
@@ -170,7 +184,7 @@ pub(crate) fn record_upsert_cte(plan: &mut Plan, meta: &EntityMeta) -> String {
     let (id_column, id) = record_id(plan);
     format!(
         "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {id}{}, {}, {}, CASE WHEN {inserted} THEN {} ELSE {} END, \
+         SELECT {id}{}::text, {}, {}::text, CASE WHEN {inserted} THEN {} ELSE {} END, \
          CASE WHEN {inserted} THEN {} ELSE {} END, {} \
          FROM (SELECT * FROM {} LEFT JOIN {} ON true) AS {row} \
          WHERE {inserted} OR ({}))",
@@ -201,7 +215,7 @@ fn record_id(plan: &mut Plan) -> (&'static str, String) {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AuditFilter {
     pub(crate) entity: Option<&'static str>,
-    pub(crate) entity_id: Option<Uuid>,
+    pub(crate) entity_id: Option<std::sync::Arc<dyn crate::key::ErasedKey>>,
     pub(crate) actor: Option<Uuid>,
     pub(crate) action: Option<AuditAction>,
     pub(crate) since: Option<DateTime<Utc>>,
@@ -226,12 +240,16 @@ pub(crate) fn render_audit_select(filter: AuditFilter) -> Dynamic {
     )
     .push(AUDIT_LOG_TABLE)
     .push(" WHERE tenant_id = ")
-    .param(Param::Tenant);
+    .param(Param::Tenant)
+    .push("::text");
     if let Some(entity) = filter.entity {
         and(&mut sql, "entity", "=", entity);
     }
     if let Some(id) = filter.entity_id {
-        and(&mut sql, "entity_id", "=", id);
+        // Keys are stored as PostgreSQL prints them; the key's own type is cast to text.
+        sql.push(" AND entity_id = ")
+            .value("entity_id", id.boxed())
+            .push("::text");
     }
     if let Some(actor) = filter.actor {
         and(&mut sql, "actor", "=", actor);

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::error::{Error, Result};
-use crate::scope::TenantScope;
+use crate::scope::AnyScope;
 use crate::value::{Args, BindOnce, Values};
 
 /// What one placeholder of a statement stands for.
@@ -40,7 +40,7 @@ pub(crate) type Named = (&'static str, Box<dyn BindOnce>);
 /// What a statement's parameters are bound from.
 pub(crate) struct Input<'a> {
     /// The scope, for scoped statements; the library's catalog reads have none.
-    pub(crate) scope: Option<&'a TenantScope>,
+    pub(crate) scope: Option<&'a AnyScope>,
     pub(crate) key: Option<Box<dyn BindOnce>>,
     pub(crate) data: Option<Values>,
     pub(crate) values: Vec<Named>,
@@ -48,7 +48,7 @@ pub(crate) struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// Only the scope.
-    pub(crate) fn scope(scope: &'a TenantScope) -> Self {
+    pub(crate) fn scope(scope: &'a AnyScope) -> Self {
         Input {
             scope: Some(scope),
             key: None,
@@ -58,9 +58,20 @@ impl<'a> Input<'a> {
     }
 
     /// The scope and the key the call names.
-    pub(crate) fn key<K: crate::value::SqlValue + 'static>(scope: &'a TenantScope, key: K) -> Self {
+    pub(crate) fn key<K: crate::value::SqlValue + 'static>(scope: &'a AnyScope, key: K) -> Self {
         Input {
             key: Some(Box::new(key)),
+            ..Input::scope(scope)
+        }
+    }
+
+    /// The scope and, when known, the key the call names.
+    pub(crate) fn maybe_key<K: crate::value::SqlValue + 'static>(
+        scope: &'a AnyScope,
+        key: Option<K>,
+    ) -> Self {
+        Input {
+            key: key.map(|key| Box::new(key) as Box<dyn BindOnce>),
             ..Input::scope(scope)
         }
     }
@@ -100,7 +111,7 @@ impl Statement {
             match *param {
                 Param::Tenant => {
                     let scope = scope.ok_or_else(|| missing("tenant_id"))?;
-                    args.push("tenant_id", scope.tenant_id())?
+                    scope.erased_tenant().bind_copy("tenant_id", &mut args)?
                 }
                 Param::Actor => {
                     let scope = scope.ok_or_else(|| missing("actor"))?;
@@ -247,14 +258,14 @@ impl Dynamic {
 
     /// The statement bound for `scope` (none for the library's catalog reads), ready to
     /// send.
-    pub(crate) fn bind(self, scope: Option<&TenantScope>) -> Result<(Statement, Args)> {
+    pub(crate) fn bind(self, scope: Option<&AnyScope>) -> Result<(Statement, Args)> {
         self.bind_with(scope, None)
     }
 
     /// The same, with the data values of a write.
     pub(crate) fn bind_with(
         self,
-        scope: Option<&TenantScope>,
+        scope: Option<&AnyScope>,
         data: Option<Values>,
     ) -> Result<(Statement, Args)> {
         let (statement, values) = self.finish();

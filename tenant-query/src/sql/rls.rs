@@ -3,7 +3,7 @@
 
 use super::plan::Dynamic;
 use super::{ident, literal, table};
-use crate::scope::TenantScope;
+use crate::scope::AnyScope;
 
 /// The name of the policy the library creates on each table.
 pub(crate) const POLICY_NAME: &str = "tenant_isolation";
@@ -11,12 +11,12 @@ pub(crate) const POLICY_NAME: &str = "tenant_isolation";
 /// `BEGIN`, and in RLS mode the transaction-local tenant setting, in one round trip.
 /// `set_config(.., true)` is never session-level, so nothing survives the transaction on
 /// a pooled (or PgBouncer-shared) connection.
-pub(crate) fn begin(setting: Option<&str>, scope: Option<&TenantScope>) -> String {
+pub(crate) fn begin(setting: Option<&str>, scope: Option<&AnyScope>) -> String {
     match (setting, scope) {
         (Some(setting), Some(scope)) => format!(
             "BEGIN; SELECT set_config({}, {}, true)",
             literal(setting),
-            literal(&scope.tenant_id().to_string())
+            literal(&scope.erased_tenant().to_string())
         ),
         _ => "BEGIN".to_owned(),
     }
@@ -25,11 +25,18 @@ pub(crate) fn begin(setting: Option<&str>, scope: Option<&TenantScope>) -> Strin
 /// Enables and forces RLS on `table` and (re)creates the tenant policy. A missing or
 /// reset setting reads as `''`, which `nullif` turns into `NULL`: no row matches, and
 /// nothing fails.
-pub(crate) fn policy(table_name: &str, tenant_column: &str, setting: &str) -> String {
+/// `tenant_type` is the tenant column's SQL type, which the setting's text is cast to.
+pub(crate) fn policy(
+    table_name: &str,
+    tenant_column: &str,
+    tenant_type: &str,
+    setting: &str,
+) -> String {
     let (table, column) = (table(table_name), ident(tenant_column));
     let predicate = format!(
-        "{column} = nullif(current_setting({}, true), '')::uuid",
-        literal(setting)
+        "{column} = nullif(current_setting({}, true), '')::{}",
+        literal(setting),
+        tenant_type.to_lowercase(),
     );
     format!(
         "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\

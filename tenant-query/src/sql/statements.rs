@@ -180,9 +180,10 @@ fn insert_write(
     let mut arrays = Vec::new();
     for column in meta.columns {
         let param = match column.role {
+            // The database writes it: a generated column, or an id it makes.
+            _ if column.generated => continue,
             ColumnRole::TenantId => Some(Param::Tenant),
             ColumnRole::Id => Some(Param::Key),
-            ColumnRole::Data if column.generated => continue,
             ColumnRole::Data => Some(Param::Data {
                 index: column.index,
                 column: column.name,

@@ -1,0 +1,104 @@
+//! Key types: what an id or a tenant may be (`Uuid`, `i64`, `String`, a newtype over
+//! one), and the erased form the statement binder uses.
+
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+use std::str::FromStr;
+
+use sqlx::postgres::PgHasArrayType;
+use sqlx::{Decode, Postgres};
+
+use crate::error::Result;
+use crate::value::{Args, BindOnce, SqlValue};
+
+/// A type that can be an entity's id or its tenant: `Uuid` (the default), `i64`, `i32`,
+/// `String`, or your own newtype over one of them.
+///
+/// Implemented for every type that can be bound and read back, has an array type (batch
+/// loads bind one array of keys), and prints and parses as PostgreSQL prints it (the audit
+/// log stores keys as text; the row-level-security setting is text):
+///
+/// ```
+/// use std::fmt;
+///
+/// #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
+/// #[sqlx(transparent)]
+/// pub struct AccountId(i64);
+///
+/// impl fmt::Display for AccountId {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         self.0.fmt(f)
+///     }
+/// }
+/// impl std::str::FromStr for AccountId {
+///     type Err = std::num::ParseIntError;
+///     fn from_str(text: &str) -> Result<Self, Self::Err> {
+///         text.parse().map(AccountId)
+///     }
+/// }
+/// impl tenant_query::SqlValue for AccountId {}
+///
+/// fn is_key<K: tenant_query::Key>() {}
+/// is_key::<AccountId>();
+/// is_key::<uuid::Uuid>();
+/// is_key::<i64>();
+/// is_key::<String>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an id or a tenant",
+    label = "not a key type",
+    note = "keys are `Uuid`, `i64`, `i32`, `String`, or a newtype over one with `#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, sqlx::Type)]`, `#[sqlx(transparent)]`, `Display`, `FromStr` and `impl tenant_query::SqlValue`"
+)]
+pub trait Key:
+    SqlValue
+    + PgHasArrayType
+    + for<'r> Decode<'r, Postgres>
+    + Clone
+    + Eq
+    + Ord
+    + Hash
+    + Debug
+    + Display
+    + FromStr<Err: Display>
+    + Sync
+    + Unpin
+    + 'static
+{
+}
+
+impl<K> Key for K where
+    K: SqlValue
+        + PgHasArrayType
+        + for<'r> Decode<'r, Postgres>
+        + Clone
+        + Eq
+        + Ord
+        + Hash
+        + Debug
+        + Display
+        + FromStr<Err: Display>
+        + Sync
+        + Unpin
+        + 'static
+{
+}
+
+/// A key whose type is erased: what a scope's tenant is to the statement binder, which is
+/// written once for every key type.
+pub(crate) trait ErasedKey: Debug + Display + Send + Sync {
+    /// Binds a copy of the key as the next parameter.
+    fn bind_copy(&self, column: &str, args: &mut Args) -> Result<()>;
+
+    /// A copy of the key, as a value of a dynamic statement.
+    fn boxed(&self) -> Box<dyn BindOnce>;
+}
+
+impl<K: Key> ErasedKey for K {
+    fn bind_copy(&self, column: &str, args: &mut Args) -> Result<()> {
+        args.push(column, self.clone())
+    }
+
+    fn boxed(&self) -> Box<dyn BindOnce> {
+        Box::new(self.clone())
+    }
+}
