@@ -36,11 +36,12 @@
 //! |---|---|---|
 //! | `table = "name"` | struct | the table (required) |
 //! | `audit` | struct | every write leaves an [`AuditRecord`], in the same statement |
-//! | `id` | `Uuid` field | the primary key; a UUIDv7 is generated on insert |
-//! | `tenant_id` | `Uuid` field | the tenant column; set from the scope, never by the caller |
+//! | `id` | a [`Key`] field (`Uuid`, `i64`, `String`, ...) | the row's key within its tenant: a `Uuid` gets a UUIDv7 on insert, any other type is a field of `New…` (a natural key, for example) |
+//! | `id, default` | a [`Key`] field | the database makes the id (an identity or a column default); `RETURNING` brings it back |
+//! | `tenant_id` | a [`Key`] field | the tenant column; set from the scope, never by the caller. Its type is the scope's: `TenantScope<i64>` for `i64` tenants |
 //! | `created_at`, `updated_at` | `DateTime<Utc>` field | set by the library |
 //! | `soft_delete` | `Option<DateTime<Utc>>` field | `delete` sets it; deleted rows are hidden by default |
-//! | `belongs_to = Parent` | `Uuid` field | a relation, with batch loaders |
+//! | `belongs_to = Parent` | the parent's id type, or an `Option` of it | a relation, with batch loaders |
 //! | `rename = "column"` | field | the SQL column name, when it differs from the field's |
 //!
 //! Columns compared by `update` (to move `updated_at` only on a real change) and by audit

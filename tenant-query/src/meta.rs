@@ -7,7 +7,7 @@ use sqlx::postgres::PgTypeInfo;
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnRole {
-    /// The primary key, a UUIDv7 generated on insert.
+    /// The row's key within its tenant.
     Id,
     /// The tenant column, set from the scope.
     TenantId,
