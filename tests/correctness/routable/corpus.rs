@@ -9,6 +9,58 @@ use tenant_query::prelude::*;
 use tenant_query::{AuditAction, Repository};
 use uuid::Uuid;
 
+/// Not audited, with what no other test entity combines: a unique key, a version, an
+/// optional and a self-referencing `belongs_to`, a generated column and `timestamp without
+/// time zone` roles. Only its fixed statements are checked, so it has no table.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "badges", unique = "code")]
+pub struct Badge {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Option<Uuid>,
+    #[tenant(belongs_to = Badge)]
+    pub parent_id: Option<Uuid>,
+    pub code: String,
+    #[tenant(generated)]
+    pub code_length: i32,
+    #[tenant(version)]
+    pub version: i64,
+    #[tenant(created_at)]
+    pub created_at: chrono::NaiveDateTime,
+    #[tenant(updated_at)]
+    pub updated_at: chrono::NaiveDateTime,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<chrono::NaiveDateTime>,
+}
+
+/// [`Badge`]'s shape, audited.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "stamps", audit, unique = "code")]
+pub struct Stamp {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Option<Uuid>,
+    #[tenant(belongs_to = Stamp)]
+    pub parent_id: Option<Uuid>,
+    pub code: String,
+    #[tenant(generated)]
+    pub code_length: i32,
+    #[tenant(version)]
+    pub version: i64,
+    #[tenant(created_at)]
+    pub created_at: chrono::NaiveDateTime,
+    #[tenant(updated_at)]
+    pub updated_at: chrono::NaiveDateTime,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<chrono::NaiveDateTime>,
+}
+
 /// The distributed tables of every entity of the suite.
 pub fn tables() -> Tables {
     Tables::of(&[
@@ -24,6 +76,8 @@ pub fn tables() -> Tables {
         Keywords::meta(),
         Invoice::meta(),
         Wide::meta(),
+        Badge::meta(),
+        Stamp::meta(),
     ])
 }
 
@@ -42,6 +96,8 @@ pub fn fixed(tables: &Tables) -> (usize, Vec<(String, Finding)>) {
         check_fixed::<Keywords>(tables),
         check_fixed::<Invoice>(tables),
         check_fixed::<Wide>(tables),
+        check_fixed::<Badge>(tables),
+        check_fixed::<Stamp>(tables),
     ];
     all.into_iter()
         .fold((0, Vec::new()), |(n, mut found), (count, findings)| {
