@@ -4,8 +4,8 @@
 //! at hand, so the check is structural: each statement is parsed with `sqlparser` and every
 //! table reference must carry `alias.tenant = $n` (the tenant parameter), or an equality
 //! of its tenant column with the tenant column of a reference that does; an `INSERT` must
-//! give its tenant column the tenant parameter. All of a statement's references must be
-//! pinned to the same parameter.
+//! give its tenant column the tenant parameter, and no update may set a tenant column. All
+//! of a statement's references must be pinned to the same parameter.
 //!
 //! What the check walks: every statement, CTE (data-modifying ones included), derived
 //! table, subquery in any expression (`EXISTS`, `IN`, scalar), join, and the targets of
@@ -108,6 +108,9 @@ pub enum Reason {
     SeveralParameters(Vec<String>),
     /// The tenant column is compared with a parameter that is not the tenant's.
     NotTheTenantParameter { expected: String, found: String },
+    /// An `UPDATE` (or `ON CONFLICT DO UPDATE`) sets the tenant column: the row would move
+    /// to another tenant's shard, which a distributed table refuses.
+    TenantAssigned,
     /// A table the check does not know: neither an entity's nor the audit log.
     UnknownTable,
     /// SQL the check does not understand, so cannot vouch for.
@@ -135,6 +138,7 @@ impl fmt::Display for Finding {
             Reason::NotTheTenantParameter { expected, found } => {
                 format!("tenant compared with {found}, not the tenant parameter {expected}")
             }
+            Reason::TenantAssigned => "the tenant column is assigned".into(),
             Reason::UnknownTable => "a table that is neither an entity's nor the audit log".into(),
             Reason::Unsupported(what) => format!("not understood by the check: {what}"),
             Reason::Unparsable(error) => format!("unparsable: {error}"),
@@ -654,6 +658,7 @@ impl Walk<'_> {
         if let Some(ast::OnInsert::OnConflict(on_conflict)) = &insert.on
             && let ast::OnConflictAction::DoUpdate(update) = &on_conflict.action
         {
+            self.assigned(&parts, &update.assignments);
             exprs.extend(update.assignments.iter().map(|a| &a.value));
             exprs.extend(&update.selection);
         }
@@ -661,7 +666,32 @@ impl Walk<'_> {
         self.scope(&[], None, &[(target, value)], exprs);
     }
 
+    /// Reports an assignment to the tenant column of table `parts`.
+    fn assigned(&mut self, parts: &[String], assignments: &[ast::Assignment]) {
+        let table = parts.join(".");
+        let Some((tenant, _)) = self.tables.tables.get(&table) else {
+            return;
+        };
+        let names = |target: &ast::AssignmentTarget| -> Vec<String> {
+            match target {
+                ast::AssignmentTarget::ColumnName(column) => object_name(column),
+                ast::AssignmentTarget::Tuple(columns) => {
+                    columns.iter().flat_map(object_name).collect()
+                }
+            }
+        };
+        if assignments
+            .iter()
+            .any(|a| names(&a.target).contains(tenant))
+        {
+            self.problems.push((table, Reason::TenantAssigned));
+        }
+    }
+
     fn update(&mut self, update: &ast::Update) {
+        if let TableFactor::Table { name: table, .. } = &update.table.relation {
+            self.assigned(&object_name(table), &update.assignments);
+        }
         let mut from = vec![update.table.clone()];
         match &update.from {
             Some(ast::UpdateTableFromKind::AfterSet(tables))

@@ -165,6 +165,14 @@ fn a_statement_that_leaves_a_table_unfiltered_is_reported() {
             }
         )]
     );
+    // Moving a row to another tenant: another shard.
+    assert_eq!(
+        reasons(
+            "UPDATE projects AS t SET org_id = $3 WHERE t.org_id = $1 AND t.id = $2",
+            None
+        ),
+        vec![("projects".to_owned(), TenantAssigned)]
+    );
     // A table the check does not know, and SQL it cannot parse.
     assert_eq!(
         reasons("SELECT * FROM invoices_2024 WHERE org_id = $1", None),
