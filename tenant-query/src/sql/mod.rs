@@ -113,5 +113,15 @@ mod tests {
         assert_eq!(plan.param(Param::Tenant), "$1");
         let statement = plan.finish(String::new());
         assert_eq!(format!("{statement:?}").matches("Tenant").count(), 1);
+        assert_eq!(statement.tenant_placeholder(), Some(1));
+
+        let mut plan = Plan::default();
+        assert_eq!(plan.param(Param::Key), "$1");
+        assert_eq!(plan.param(Param::Tenant), "$2");
+        assert_eq!(plan.finish(String::new()).tenant_placeholder(), Some(2));
+        assert_eq!(
+            Plan::default().finish(String::new()).tenant_placeholder(),
+            None
+        );
     }
 }
