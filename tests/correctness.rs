@@ -2,6 +2,8 @@
 //! way to lose, corrupt or leak data found so far has a test named after what it protects.
 
 mod common;
+#[path = "correctness/routable/mod.rs"]
+mod routable;
 #[path = "correctness/shapes.rs"]
 mod shapes;
 

@@ -71,6 +71,7 @@
 //! [Batch loading](https://github.com/tenant-query/tenant-query#batch-loading-no-n1),
 //! [Defense in depth](https://github.com/tenant-query/tenant-query#defense-in-depth-rls-pgbouncer-cancellation)
 //! (RLS, PgBouncer, cancellation),
+//! [Running on Citus](https://github.com/tenant-query/tenant-query#running-on-a-tenant-distributed-postgresql-citus),
 //! [In a web service](https://github.com/tenant-query/tenant-query#in-a-web-service),
 //! [Tracing](https://github.com/tenant-query/tenant-query#tracing) and
 //! [Performance](https://github.com/tenant-query/tenant-query#performance).

@@ -1,9 +1,10 @@
 //! The one place SQL text is built.
 //!
 //! Identifiers come only from the derive and are always quoted; values are always bound
-//! parameters, numbered only by the statement's plan ([`plan`]). Every statement names the
-//! tenant column of every table it touches, so a tenant-distributed PostgreSQL can route
-//! it to one node.
+//! parameters, numbered only by the statement's plan ([`plan`]). Every scoped statement
+//! names the tenant column of every table it touches, so a tenant-distributed PostgreSQL
+//! can route it to one node (`tests/correctness/routable/` parses them all to check it);
+//! the unscoped `owner_of` lookup is the one exception.
 
 mod aggregate;
 pub(crate) mod alias;
@@ -112,5 +113,15 @@ mod tests {
         assert_eq!(plan.param(Param::Tenant), "$1");
         let statement = plan.finish(String::new());
         assert_eq!(format!("{statement:?}").matches("Tenant").count(), 1);
+        assert_eq!(statement.tenant_placeholder(), Some(1));
+
+        let mut plan = Plan::default();
+        assert_eq!(plan.param(Param::Key), "$1");
+        assert_eq!(plan.param(Param::Tenant), "$2");
+        assert_eq!(plan.finish(String::new()).tenant_placeholder(), Some(2));
+        assert_eq!(
+            Plan::default().finish(String::new()).tenant_placeholder(),
+            None
+        );
     }
 }

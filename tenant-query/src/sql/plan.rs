@@ -86,9 +86,20 @@ impl<'a> Input<'a> {
 }
 
 impl Statement {
-    /// The SQL text.
-    pub(crate) fn sql(&self) -> &str {
+    /// The SQL text, exactly as it is sent.
+    #[doc(hidden)]
+    pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// The number of the tenant's placeholder (`2` for `$2`), if the statement binds the
+    /// tenant; for tests that inspect the SQL (the routability check).
+    #[doc(hidden)]
+    pub fn tenant_placeholder(&self) -> Option<usize> {
+        self.params
+            .iter()
+            .position(|p| *p == Param::Tenant)
+            .map(|i| i + 1)
     }
 
     /// The SQL text, owned.

@@ -91,6 +91,39 @@ impl Statements {
     }
 }
 
+impl Statements {
+    /// Every statement, named by its function (and relation or unique key number), for
+    /// tests that inspect the SQL (the routability check).
+    #[doc(hidden)]
+    pub fn named(&self) -> Vec<(String, &Statement)> {
+        let mut all = vec![
+            ("find".to_owned(), &self.find),
+            ("find_many".to_owned(), &self.find_many),
+            ("insert".to_owned(), &self.insert),
+            ("insert_many".to_owned(), &self.insert_many),
+            ("update".to_owned(), &self.update),
+            ("delete".to_owned(), &self.delete),
+            ("purge".to_owned(), &self.purge),
+        ];
+        all.extend(self.restore.iter().map(|s| ("restore".to_owned(), s)));
+        let numbered = [
+            ("load_by", &self.load_by),
+            ("load_by_with_deleted", &self.load_by_with_deleted),
+            ("insert_or_update", &self.insert_or_update),
+            ("insert_or_ignore", &self.insert_or_ignore),
+        ];
+        for (name, statements) in numbered {
+            all.extend(
+                statements
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("{name}[{i}]"), s)),
+            );
+        }
+        all
+    }
+}
+
 /// The rows whose `key` column (the id, or a foreign key ordered by key then id) matches
 /// the call's key with `comparison`; live rows only when `live_only`.
 fn by_key(
