@@ -116,11 +116,18 @@ impl TenantDb {
         ScopedTransaction::begin(Arc::clone(&self.backend), scope.clone()).await
     }
 
-    /// Creates the library's own tables (the audit log), idempotently.
+    /// Creates the library's own tables (the audit log) for `Uuid` tenants, idempotently.
     ///
     /// Teams that run their own migration tool apply [`crate::MIGRATION_SQL`] instead.
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::raw_sql(crate::MIGRATION_SQL)
+        self.migrate_for_tenant::<uuid::Uuid>().await
+    }
+
+    /// Creates the library's own tables for tenants of type `T` (`i64`, `String`, ...): the
+    /// audit log's tenant column has the entities' tenant type, so that it is compared,
+    /// indexed and distributed like theirs. Idempotent; see [`crate::migration_sql`].
+    pub async fn migrate_for_tenant<T: Key>(&self) -> Result<()> {
+        sqlx::raw_sql(AssertSqlSafe(crate::migration_sql::<T>()))
             .execute(&self.backend.pool)
             .await?;
         Ok(())

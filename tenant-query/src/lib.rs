@@ -130,13 +130,27 @@ pub use schema_report::{SchemaProblem, SchemaReport};
 pub use scope::TenantScope;
 pub use value::SqlValue;
 
-/// The DDL of the library's own tables (the audit log), for teams that run their own
-/// migration tool; [`TenantDb::migrate`] applies the same SQL. Idempotent.
+/// The DDL of the library's own tables (the audit log) for `Uuid` tenants, for teams that
+/// run their own migration tool; [`TenantDb::migrate`] applies the same SQL. Idempotent.
 ///
 /// ```
 /// assert!(tenant_query::MIGRATION_SQL.contains("CREATE TABLE IF NOT EXISTS tenant_audit_log"));
 /// ```
 pub const MIGRATION_SQL: &str = sql::AUDIT_LOG_DDL;
+
+/// [`MIGRATION_SQL`] for tenants of type `T`: the audit log's tenant column takes the
+/// entities' tenant type (row ids are text, whatever their type).
+/// [`TenantDb::migrate_for_tenant`] applies it.
+///
+/// ```
+/// let ddl = tenant_query::migration_sql::<i64>();
+/// assert!(ddl.contains("tenant_id      int8 "));
+/// assert_eq!(tenant_query::migration_sql::<uuid::Uuid>(), tenant_query::MIGRATION_SQL);
+/// ```
+pub fn migration_sql<T: Key>() -> String {
+    let tenant_type = <T as sqlx::Type<sqlx::Postgres>>::type_info();
+    sql::audit_log_ddl(sqlx::TypeInfo::name(&tenant_type))
+}
 
 /// Derives a tenant-scoped repository; see the crate documentation for the attributes.
 pub use tenant_derive::TenantEntity;

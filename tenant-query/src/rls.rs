@@ -26,21 +26,25 @@ pub use crate::isolation::{IsolationProblem, IsolationReport};
 /// ```
 pub fn policy_sql<E: TenantEntity>(setting: &str) -> String {
     let (table, column, sql_type) = entity_target(E::meta());
-    sql::rls::policy(table, column, &sql_type, setting)
+    sql::rls::policy(table, column, sql_type.as_deref(), setting)
 }
 
 /// What an entity's policy compares: its table, its tenant column and that column's SQL
 /// type.
-pub(crate) fn entity_target(meta: &'static EntityMeta) -> (&'static str, &'static str, String) {
+pub(crate) fn entity_target(meta: &EntityMeta) -> PolicyTarget {
     let sql_type = (meta.tenant.sql_type)();
     let name = sqlx::TypeInfo::name(&sql_type).to_owned();
-    (meta.table, meta.tenant.name, name)
+    (meta.table, meta.tenant.name, Some(name))
 }
 
-/// What the audit log's policy compares: its tenant column holds keys as text.
-pub(crate) fn audit_log_target() -> (&'static str, &'static str, String) {
-    (sql::AUDIT_LOG_TABLE, "tenant_id", "text".to_owned())
+/// What the audit log's policy compares: its tenant column, as text (its type is the
+/// deployment's).
+pub(crate) fn audit_log_target() -> PolicyTarget {
+    (sql::AUDIT_LOG_TABLE, "tenant_id", None)
 }
+
+/// A table, its tenant column and that column's SQL type, when known.
+pub(crate) type PolicyTarget = (&'static str, &'static str, Option<String>);
 
 /// The same DDL for the library's audit log.
 ///
@@ -49,18 +53,18 @@ pub(crate) fn audit_log_target() -> (&'static str, &'static str, String) {
 /// ```
 pub fn audit_log_policy_sql(setting: &str) -> String {
     let (table, column, sql_type) = audit_log_target();
-    sql::rls::policy(table, column, &sql_type, setting)
+    sql::rls::policy(table, column, sql_type.as_deref(), setting)
 }
 
 /// Applies policy DDL with the database's RLS setting.
 pub(crate) async fn apply_policy(
     backend: &Backend,
-    (table, tenant, sql_type): (&str, &str, String),
+    (table, tenant, sql_type): PolicyTarget,
 ) -> Result<()> {
     let setting = backend.settings.rls_setting.as_deref().ok_or_else(|| {
         Error::Configuration("RLS mode is off: call `row_level_security` first".into())
     })?;
-    let ddl = sql::rls::policy(table, tenant, &sql_type, setting);
+    let ddl = sql::rls::policy(table, tenant, sql_type.as_deref(), setting);
     sqlx::raw_sql(AssertSqlSafe(ddl))
         .execute(&backend.pool)
         .await?;

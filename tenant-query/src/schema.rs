@@ -311,7 +311,12 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
     }
     if let Some(setting) = rls_setting {
         let (_, column, sql_type) = crate::rls::entity_target(meta);
-        ddl.push_str(&sql::rls::policy(name, column, &sql_type, setting));
+        ddl.push_str(&sql::rls::policy(
+            name,
+            column,
+            sql_type.as_deref(),
+            setting,
+        ));
     }
     ddl
 }

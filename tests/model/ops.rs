@@ -992,8 +992,8 @@ pub async fn tx_op(case: &mut Case, op: &Op) -> Step {
 /// history: per row, the same records in the same order.
 pub async fn check_audit(case: &Case) -> Step {
     let rows: Vec<(Uuid, String, Uuid, String, serde_json::Value, Option<Uuid>)> = sqlx::query_as(
-        "SELECT tenant_id::uuid, entity, entity_id::uuid, action, changes, actor FROM tenant_audit_log \
-         WHERE tenant_id = ANY($1::text[]) ORDER BY recorded_at, id",
+        "SELECT tenant_id, entity, entity_id::uuid, action, changes, actor FROM tenant_audit_log \
+         WHERE tenant_id = ANY($1) ORDER BY recorded_at, id",
     )
     .bind(&case.tenants[..])
     .fetch_all(&case.pool)

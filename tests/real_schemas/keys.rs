@@ -2,7 +2,8 @@
 //! given by the caller, text tenants, a natural key unique only within its tenant, and a
 //! uuid id made by a column default. Every test has a second tenant's rows (with the same
 //! keys where keys are the caller's) and soft-deleted rows beside its own, and checks the
-//! audit records, through the pool and inside a transaction.
+//! audit records, through the pool and inside a transaction. The audit log's tenant column
+//! takes the tenants' type (`migrate_for_tenant`).
 
 use std::collections::HashMap;
 
@@ -117,9 +118,10 @@ CREATE TABLE sessions (
 );
 ";
 
-async fn database() -> TestDb {
+/// A database with the tables, and the audit log for tenants of type `T`.
+async fn database<T: tenant_query::Key>() -> TestDb {
     let test_db = TestDb::new().await.unwrap();
-    test_db.db().migrate().await.unwrap();
+    test_db.db().migrate_for_tenant::<T>().await.unwrap();
     test_db.execute_script(SCHEMA).await.unwrap();
     test_db
 }
@@ -134,7 +136,7 @@ fn actions<I, T>(records: &[AuditRecord<I, T>]) -> Vec<AuditAction> {
 
 #[tokio::test]
 async fn bigint_ids_made_by_the_database_in_bigint_tenants() {
-    let test_db = database().await;
+    let test_db = database::<i64>().await;
     let db = test_db.db();
     let actor = Uuid::now_v7();
     let a = db.scope(&TenantScope::new(7_i64).with_actor(actor));
@@ -263,7 +265,7 @@ async fn bigint_ids_made_by_the_database_in_bigint_tenants() {
 
 #[tokio::test]
 async fn bigint_relations_load_and_filter_by_bigint_keys() {
-    let test_db = database().await;
+    let test_db = database::<i64>().await;
     let db = test_db.db();
     let a = db.scope(&TenantScope::new(1_i64));
     let b = db.scope(&TenantScope::new(2_i64));
@@ -320,7 +322,7 @@ async fn bigint_relations_load_and_filter_by_bigint_keys() {
 
 #[tokio::test]
 async fn text_ids_given_by_the_caller_in_text_tenants() {
-    let test_db = database().await;
+    let test_db = database::<String>().await;
     let db = test_db.db();
     let a = db.scope(&TenantScope::new(String::from("acme")));
     let b = db.scope(&TenantScope::new(String::from("globex")));
@@ -398,7 +400,7 @@ async fn text_ids_given_by_the_caller_in_text_tenants() {
 
 #[tokio::test]
 async fn a_natural_key_is_unique_only_within_its_tenant() {
-    let test_db = database().await;
+    let test_db = database::<Uuid>().await;
     let db = test_db.db();
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
     let a = db.scope(&TenantScope::new(org_a));
@@ -481,7 +483,7 @@ async fn a_natural_key_is_unique_only_within_its_tenant() {
 
 #[tokio::test]
 async fn a_uuid_id_made_by_the_column_default() {
-    let test_db = database().await;
+    let test_db = database::<Uuid>().await;
     let db = test_db.db();
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
     let a = db.scope(&TenantScope::new(org_a));
@@ -524,7 +526,7 @@ async fn a_uuid_id_made_by_the_column_default() {
 /// setting to the tenant column's type, and the audit log's to text.
 #[tokio::test]
 async fn row_level_security_with_bigint_tenants() {
-    let test_db = database().await;
+    let test_db = database::<i64>().await;
     let suffix = Uuid::now_v7().simple().to_string();
     let (owner, app) = (format!("owner_{suffix}"), format!("app_{suffix}"));
     let mut ddl = format!("CREATE ROLE {owner} LOGIN; CREATE ROLE {app} LOGIN;");
@@ -584,14 +586,12 @@ async fn row_level_security_with_bigint_tenants() {
     );
 }
 
-/// A log created with `uuid` key columns (as earlier versions made it) is converted in
-/// place by `migrate`, its records kept and readable.
+/// A log created with a `uuid` row-id column (as earlier versions made it) is converted
+/// in place by `migrate`, its records kept and readable.
 #[tokio::test]
 async fn migrate_converts_a_uuid_keyed_audit_log() {
     let test_db = TestDb::new().await.unwrap();
-    let old = tenant_query::MIGRATION_SQL
-        .replace("tenant_id      text", "tenant_id      uuid")
-        .replace("entity_id      text", "entity_id      uuid");
+    let old = tenant_query::MIGRATION_SQL.replace("entity_id      text", "entity_id      uuid");
     assert_ne!(old, tenant_query::MIGRATION_SQL);
     test_db.execute_script(&old).await.unwrap();
     let (org, row) = (Uuid::now_v7(), Uuid::now_v7());
@@ -614,7 +614,7 @@ async fn migrate_converts_a_uuid_keyed_audit_log() {
     .fetch_all(test_db.pool())
     .await
     .unwrap();
-    assert_eq!(types, ["text", "text"]);
+    assert_eq!(types, ["text", "uuid"], "entity_id, tenant_id");
     let s = test_db.db().scope(&TenantScope::new(org));
     let history = AuditRecord::for_entity::<Session>(&s, row).await.unwrap();
     assert_eq!(history.len(), 1);

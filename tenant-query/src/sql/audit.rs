@@ -16,15 +16,17 @@ pub(crate) const AUDIT_LOG_TABLE: &str = "tenant_audit_log";
 /// Creates the audit log, idempotently. Ids are UUIDv7, made from `clock_timestamp()` so
 /// they follow the order in which rows were locked and changed. Two indexes, tenant first:
 /// one per read (a tenant's log by time, a row's history); each write maintains both.
-/// Tenants and row ids are stored as text, so one log holds entities of every key type
-/// (`uuid`, `bigint`, `text`); a log created with `uuid` columns by an earlier version is
+/// The tenant column has the deployment's tenant type (`uuid` here; see
+/// [`audit_log_ddl`]), so that the log is distributed and co-located with the entities'
+/// tables on a tenant-distributed PostgreSQL. Row ids are stored as text, so one log holds
+/// entities of every id type; a log made with a `uuid` id column by an earlier version is
 /// converted in place.
 pub(crate) const AUDIT_LOG_DDL: &str = r#"
 CREATE TABLE IF NOT EXISTS tenant_audit_log (
     id             uuid        NOT NULL DEFAULT (encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
                                    PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
                                    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid),
-    tenant_id      text        NOT NULL,
+    tenant_id      uuid        NOT NULL,
     entity         text        NOT NULL,
     entity_id      text        NOT NULL,
     action         text        NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'restore', 'purge')),
@@ -42,13 +44,24 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = to_regclass('tenant_audit_log') AND attname = 'entity_id'
                  AND atttypid = 'uuid'::regtype) THEN
-        ALTER TABLE tenant_audit_log
-            ALTER COLUMN tenant_id TYPE text USING tenant_id::text,
-            ALTER COLUMN entity_id TYPE text USING entity_id::text;
+        ALTER TABLE tenant_audit_log ALTER COLUMN entity_id TYPE text USING entity_id::text;
     END IF;
 END
 $$;
 "#;
+
+/// The tenant column's declaration in [`AUDIT_LOG_DDL`], the one part that depends on
+/// the deployment's tenant type.
+const TENANT_COLUMN: &str = "tenant_id      uuid ";
+
+/// [`AUDIT_LOG_DDL`] for tenants of SQL type `tenant_type` (`uuid`, `int8`, `text`, ...).
+pub(crate) fn audit_log_ddl(tenant_type: &str) -> String {
+    AUDIT_LOG_DDL.replacen(
+        TENANT_COLUMN,
+        &format!("tenant_id      {} ", tenant_type.to_lowercase()),
+        1,
+    )
+}
 
 /// How the `changes` of a record are computed from the rows a statement saw. The
 /// expressions are spelled out per column, from the entity's metadata: a generic
@@ -163,7 +176,7 @@ pub(crate) fn record_cte(
     let (id_column, id) = record_id(plan);
     format!(
         "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {id}{}::text, {}, {}::text, {}, {}, {} FROM {cte} AS {row}{})",
+         SELECT {id}{}, {}, {}::text, {}, {}, {} FROM {cte} AS {row}{})",
         alias::AUDIT,
         plan.param(Param::Tenant),
         literal(meta.table),
@@ -184,7 +197,7 @@ pub(crate) fn record_upsert_cte(plan: &mut Plan, meta: &EntityMeta) -> String {
     let (id_column, id) = record_id(plan);
     format!(
         "{} AS (INSERT INTO {AUDIT_LOG_TABLE} ({id_column}tenant_id, entity, entity_id, action, changes, actor) \
-         SELECT {id}{}::text, {}, {}::text, CASE WHEN {inserted} THEN {} ELSE {} END, \
+         SELECT {id}{}, {}, {}::text, CASE WHEN {inserted} THEN {} ELSE {} END, \
          CASE WHEN {inserted} THEN {} ELSE {} END, {} \
          FROM (SELECT * FROM {} LEFT JOIN {} ON true) AS {row} \
          WHERE {inserted} OR ({}))",
@@ -234,14 +247,13 @@ fn and<T: SqlValue + 'static>(sql: &mut Dynamic, column: &'static str, op: &str,
 pub(crate) fn render_audit_select(filter: AuditFilter) -> Dynamic {
     let mut sql = Dynamic::default();
     sql.push(
-        "SELECT id, tenant_id, entity, entity_id, action, changes, actor, \
+        "SELECT id, tenant_id::text AS tenant_id, entity, entity_id, action, changes, actor, \
          transaction_id::text::bigint AS transaction_id, recorded_at \
          FROM ",
     )
     .push(AUDIT_LOG_TABLE)
     .push(" WHERE tenant_id = ")
-    .param(Param::Tenant)
-    .push("::text");
+    .param(Param::Tenant);
     if let Some(entity) = filter.entity {
         and(&mut sql, "entity", "=", entity);
     }
@@ -280,6 +292,17 @@ pub(crate) fn render_audit_select(filter: AuditFilter) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tenant_type_is_the_one_part_that_varies() {
+        assert!(AUDIT_LOG_DDL.contains(TENANT_COLUMN));
+        let bigint = audit_log_ddl("INT8");
+        assert!(bigint.contains("tenant_id      int8 "));
+        assert_eq!(
+            bigint.replace("int8", "uuid"),
+            AUDIT_LOG_DDL.replace("int8", "uuid")
+        );
+    }
 
     #[test]
     fn the_log_accepts_exactly_the_library_actions() {

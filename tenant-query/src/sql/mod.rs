@@ -17,7 +17,9 @@ mod statements;
 mod write;
 
 pub(crate) use aggregate::{Aggregate, render_aggregate, render_latest};
-pub(crate) use audit::{AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, render_audit_select};
+pub(crate) use audit::{
+    AUDIT_LOG_DDL, AUDIT_LOG_TABLE, AuditFilter, audit_log_ddl, render_audit_select,
+};
 pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};
 pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_owner, render_select};

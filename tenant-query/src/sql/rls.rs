@@ -25,19 +25,21 @@ pub(crate) fn begin(setting: Option<&str>, scope: Option<&AnyScope>) -> String {
 /// Enables and forces RLS on `table` and (re)creates the tenant policy. A missing or
 /// reset setting reads as `''`, which `nullif` turns into `NULL`: no row matches, and
 /// nothing fails.
-/// `tenant_type` is the tenant column's SQL type, which the setting's text is cast to.
+/// `tenant_type` is the tenant column's SQL type, which the setting's text is cast to;
+/// without one (the audit log, whose tenant type is the deployment's) the column is
+/// compared as text.
 pub(crate) fn policy(
     table_name: &str,
     tenant_column: &str,
-    tenant_type: &str,
+    tenant_type: Option<&str>,
     setting: &str,
 ) -> String {
     let (table, column) = (table(table_name), ident(tenant_column));
-    let predicate = format!(
-        "{column} = nullif(current_setting({}, true), '')::{}",
-        literal(setting),
-        tenant_type.to_lowercase(),
-    );
+    let setting = format!("nullif(current_setting({}, true), '')", literal(setting));
+    let predicate = match tenant_type {
+        Some(tenant_type) => format!("{column} = {setting}::{}", tenant_type.to_lowercase()),
+        None => format!("{column}::text = {setting}"),
+    };
     format!(
         "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
          ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\

@@ -31,8 +31,12 @@ use tenant_query::__private_v0_1::{EntityMeta, Generated};
 /// DDL (`tenant_query::MIGRATION_SQL`): the tenant column is the first of the primary key,
 /// tenant first as everywhere in the library.
 fn audit_log() -> (String, String, Vec<String>) {
-    let ddl = Parser::parse_sql(&PostgreSqlDialect {}, tenant_query::MIGRATION_SQL)
-        .expect("the audit log's DDL parses");
+    // The tables come first; the in-place upgrade of older logs (a `DO` block) follows.
+    let tables = tenant_query::MIGRATION_SQL
+        .split("DO $$")
+        .next()
+        .unwrap_or_default();
+    let ddl = Parser::parse_sql(&PostgreSqlDialect {}, tables).expect("the audit log's DDL parses");
     let table = ddl
         .iter()
         .find_map(|statement| match statement {
