@@ -444,5 +444,54 @@ fn main() {
             &mut order,
         )
         .await;
+
+        let tickets = Arc::new(bench.ticket_ids.clone());
+        let t = bench.db.scope(&TenantScope::new(1_i64));
+        let (t1, p1, i1, i2) = (t.clone(), pool.clone(), tickets.clone(), tickets.clone());
+        compare(
+            "W13 point lookup by bigint id",
+            30,
+            200,
+            vec![
+                contender("library", move |i| {
+                    let (t, id) = (t1.clone(), i1[i % i1.len()]);
+                    async move {
+                        assert!(Ticket::find(&t, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw", move |i| {
+                    let (p, id) = (p1.clone(), i2[i % i2.len()]);
+                    async move {
+                        assert!(raw::find_ticket(&p, 1, id).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
+
+        let keys = Arc::new(bench.flag_keys.clone());
+        let (s1, p1, k1, k2) = (s.clone(), pool.clone(), keys.clone(), keys.clone());
+        compare(
+            "W14 point lookup by natural key",
+            30,
+            200,
+            vec![
+                contender("library", move |i| {
+                    let (s, key) = (s1.clone(), k1[i % k1.len()].clone());
+                    async move {
+                        assert!(Flag::find(&s, key).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw", move |i| {
+                    let (p, key) = (p1.clone(), k2[i % k2.len()].clone());
+                    async move {
+                        assert!(raw::find_flag(&p, tenant, &key).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
     });
 }

@@ -95,6 +95,35 @@ pub struct Setting {
     pub value: String,
 }
 
+/// A bigint identity id in bigint tenants.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "tickets")]
+pub struct Ticket {
+    #[tenant(id, default)]
+    pub id: i64,
+    #[tenant(tenant_id)]
+    pub account_id: i64,
+    pub subject: String,
+    pub status: String,
+    #[tenant(created_at)]
+    pub created_at: DateTime<Utc>,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A natural key: `(org_id, key)` is the primary key.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "flags")]
+pub struct Flag {
+    #[tenant(id)]
+    pub key: String,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub enabled: bool,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 const SCHEMA_AND_SEED: &str = r#"
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE TABLE projects (
@@ -128,6 +157,24 @@ CREATE TABLE settings (
     PRIMARY KEY (org_id, id),
     UNIQUE (org_id, key)
 );
+CREATE TABLE tickets (
+    id bigint GENERATED ALWAYS AS IDENTITY, account_id bigint NOT NULL, subject text NOT NULL,
+    status text NOT NULL, created_at timestamptz NOT NULL, deleted_at timestamptz,
+    PRIMARY KEY (account_id, id)
+);
+CREATE TABLE flags (
+    org_id uuid NOT NULL, key text NOT NULL, enabled boolean NOT NULL, deleted_at timestamptz,
+    PRIMARY KEY (org_id, key)
+);
+-- 100k tickets over 10 bigint tenants, 10k flags over the 10 uuid tenants; 2% deleted.
+INSERT INTO tickets (account_id, subject, status, created_at, deleted_at)
+SELECT i % 10, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'open' END,
+       now() - i * interval '1 second', CASE WHEN i % 50 = 0 THEN now() END
+FROM generate_series(1, 100000) AS i;
+INSERT INTO flags
+SELECT ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid, 'flag_' || (i / 10),
+       i % 2 = 0, CASE WHEN (i / 10) % 50 = 0 THEN now() END
+FROM generate_series(0, 9999) AS i;
 INSERT INTO entries
 SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid,
        (i / 10) % 10, 0
@@ -213,6 +260,10 @@ pub struct Bench {
     /// Live projects of the tenant, in id order.
     pub project_ids: Vec<Uuid>,
     pub account_ids: Vec<Uuid>,
+    /// Live tickets of bigint tenant 1, in id order.
+    pub ticket_ids: Vec<i64>,
+    /// Live flag keys of tenant 1.
+    pub flag_keys: Vec<String>,
     /// A pool of 8 connections as the application role that RLS applies to.
     pub app_pool: sqlx::PgPool,
 }
@@ -258,6 +309,19 @@ impl Bench {
                 .fetch_all(&pool)
                 .await
                 .expect("account ids");
+        let ticket_ids = sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE account_id = 1 AND deleted_at IS NULL ORDER BY id LIMIT 2000",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("ticket ids");
+        let flag_keys = sqlx::query_scalar(
+            "SELECT key FROM flags WHERE org_id = $1 AND deleted_at IS NULL ORDER BY key",
+        )
+        .bind(tenant)
+        .fetch_all(&pool)
+        .await
+        .expect("flag keys");
         let db = TenantDb::new(pool.clone());
         let app_pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
@@ -277,6 +341,8 @@ impl Bench {
             tenant,
             project_ids,
             account_ids,
+            ticket_ids,
+            flag_keys,
             app_pool,
         }
     }
@@ -340,6 +406,48 @@ pub mod raw {
         pub name: String,
         pub balance: i64,
         pub updated_at: DateTime<Utc>,
+    }
+
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct Ticket {
+        pub id: i64,
+        pub account_id: i64,
+        pub subject: String,
+        pub status: String,
+        pub created_at: DateTime<Utc>,
+        pub deleted_at: Option<DateTime<Utc>>,
+    }
+
+    pub async fn find_ticket(pool: &sqlx::PgPool, tenant: i64, id: i64) -> Option<Ticket> {
+        sqlx::query_as(
+            "SELECT id, account_id, subject, status, created_at, deleted_at FROM tickets \
+             WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    }
+
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct Flag {
+        pub key: String,
+        pub org_id: Uuid,
+        pub enabled: bool,
+        pub deleted_at: Option<DateTime<Utc>>,
+    }
+
+    pub async fn find_flag(pool: &sqlx::PgPool, tenant: Uuid, key: &str) -> Option<Flag> {
+        sqlx::query_as(
+            "SELECT key, org_id, enabled, deleted_at FROM flags \
+             WHERE org_id = $1 AND key = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
     }
 
     pub async fn find_project(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid) -> Option<Project> {
