@@ -7,7 +7,6 @@ use sqlx::PgConnection;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::scope::TenantScope;
-use crate::sql;
 use crate::transaction::OpenTransaction;
 
 /// A database bound to one [`TenantScope`]: pass `&handle` to any generated function.
@@ -80,8 +79,8 @@ impl ScopedTransaction {
     /// Opens the transaction; its first round trip also sets what the scope needs (the
     /// tenant setting in RLS mode).
     pub(crate) async fn begin(backend: Arc<Backend>, scope: TenantScope) -> Result<Self> {
-        let begin = sql::rls::begin(backend.settings.rls_setting.as_deref(), Some(&scope));
-        let tx = OpenTransaction::begin(&backend.pool, begin).await?;
+        // A transaction may write: with placements, it checks the home's write fence.
+        let tx = crate::exec::open(&backend, Some(&scope), true).await?;
         Ok(ScopedTransaction { tx, backend, scope })
     }
 
