@@ -4,6 +4,8 @@
 
 mod common;
 
+#[path = "placement/bouncer.rs"]
+mod bouncer;
 #[path = "placement/cells.rs"]
 mod cells;
 #[path = "placement/harness.rs"]
