@@ -12,3 +12,5 @@ mod cells;
 mod harness;
 #[path = "placement/models.rs"]
 mod models;
+#[path = "placement/moves.rs"]
+mod moves;
