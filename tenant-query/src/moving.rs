@@ -5,11 +5,13 @@
 //!
 //! 1. The directory marks the tenant [`ReadOnly`](crate::placement::PlacementState) at
 //!    epoch `e`, so callers with a fresh view fail fast with [`Error::TenantReadOnly`].
-//! 2. The old home's fence is set to read-only, under the exclusive side of the lock every
-//!    writing transaction of the tenant there holds (see the fence in the module
-//!    documentation of [`placement`](crate::placement)): the move waits for the writes
-//!    already past the check to end, and every later write there, however stale the
-//!    caller's directory, is refused. From here the old home is frozen.
+//! 2. The old home's fence is set to read-only. Each database keeps a fence table
+//!    (`tenant_query.fences`: tenant, home, epoch, state), checked in the first round trip
+//!    of every placed transaction, and a writing transaction holds a shared advisory lock
+//!    on (tenant, home) until it ends. The move sets the fence under the exclusive side of
+//!    that lock: it waits for the writes already past the check to end, and every later
+//!    write there, however stale the caller's directory, is refused. From here the old
+//!    home is frozen.
 //! 3. The tenant's rows of every entity named, and its audit log, are read from the old
 //!    home in one `REPEATABLE READ` snapshot.
 //! 4. In one transaction in the new home: any rows the tenant left there (a move

@@ -323,10 +323,10 @@ impl TablePlacements {
 impl PlacementDirectory for TablePlacements {
     fn resolve<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, Result<Placement>> {
         Box::pin(async move {
-            if let Some((at, placement)) = lock(&self.cache).get(tenant) {
-                if at.elapsed() < self.ttl {
-                    return Ok(placement.clone());
-                }
+            if let Some((at, placement)) = lock(&self.cache).get(tenant)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(placement.clone());
             }
             let row: Option<(String, Option<String>, i64, String)> = sqlx::query_as(
                 "SELECT kind, target, epoch, state FROM tenant_placements WHERE tenant_id = $1",
