@@ -2,6 +2,7 @@
 //! transaction-local `search_path` never reaches another client, while a session-level
 //! `SET search_path` (the control) is caught by the same probe.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::postgres::PgPoolOptions;
@@ -28,6 +29,24 @@ fn leaked(rows: &[(String, Uuid)], tenant: Uuid) -> usize {
         .filter(|(name, org)| name == CANARY || *org != tenant)
         .count()
 }
+
+/// The `search_path`s server connections carry, read through `pool` with no prologue: a
+/// session-level setting shows up here. Simple queries (one protocol message each).
+async fn leaked_search_paths(pool: &sqlx::PgPool) -> HashSet<String> {
+    use sqlx::Row;
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let row = sqlx::raw_sql("SELECT current_setting('search_path')")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        seen.insert(row.get::<String, _>(0));
+    }
+    seen.remove(DEFAULT_PATH);
+    seen
+}
+
+const DEFAULT_PATH: &str = "\"$user\", public";
 
 /// `TENANTS` schemas with the tables, the library's tables and the canaries.
 async fn schemas(test_db: &TestDb, tenants: &[TenantScope]) -> TenantDb {
@@ -142,6 +161,13 @@ async fn schema_per_tenant_holds_through_pgbouncer_and_a_session_set_is_caught()
         .await
         .unwrap();
     assert_eq!(shared, None);
+    // No search_path outlived its transaction on any server connection.
+    let probe = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(bouncer.connect_options("postgres"))
+        .await
+        .unwrap();
+    assert!(leaked_search_paths(&probe).await.is_empty());
     drop(admin);
 
     // Control: the same probe catches a session-level SET search_path through PgBouncer.
@@ -171,6 +197,10 @@ async fn schema_per_tenant_holds_through_pgbouncer_and_a_session_set_is_caught()
     .iter()
     .map(|row| (row.get(0), row.get(1)))
     .collect();
+    assert!(
+        leaked_search_paths(&second).await.contains(&schema(1)),
+        "the probe catches the session-level search_path"
+    );
     assert!(
         leaked(&rows, victim) > 0,
         "the probe catches the leaked search_path"
