@@ -254,21 +254,14 @@ async fn tenants_move_under_load_without_losing_or_doubling_a_write() {
             )
             .await;
             if (*name, schema.clone()) == (expected_home.0, expected_home.1.clone()) {
-                assert_eq!(
-                    projects,
-                    want(&acked.projects),
-                    "tenant {i}: projects, exactly once"
-                );
-                assert_eq!(tasks, want(&acked.tasks), "tenant {i}: tasks, exactly once");
-                assert_eq!(
-                    audit,
-                    want(&acked.projects),
-                    "tenant {i}: one insert record each"
-                );
-                assert_eq!(
-                    audited_tasks,
-                    want(&acked.tasks),
-                    "tenant {i}: task records"
+                exactly_once(&projects, &want(&acked.projects), i, "projects");
+                exactly_once(&tasks, &want(&acked.tasks), i, "tasks");
+                exactly_once(&audit, &want(&acked.projects), i, "project insert records");
+                exactly_once(
+                    &audited_tasks,
+                    &want(&acked.tasks),
+                    i,
+                    "task insert records",
                 );
             } else {
                 assert!(
@@ -292,6 +285,25 @@ async fn tenants_move_under_load_without_losing_or_doubling_a_write() {
             "the deleted row's insert and delete moved with it"
         );
     }
+}
+
+/// `found` holds each id of `wanted` once and nothing else; the message names how many
+/// were lost, doubled or unexpected.
+fn exactly_once(
+    found: &HashMap<Uuid, i64>,
+    wanted: &HashMap<Uuid, i64>,
+    tenant: usize,
+    what: &str,
+) {
+    let lost = wanted.keys().filter(|id| !found.contains_key(id)).count();
+    let doubled = found.values().filter(|n| **n > 1).count();
+    let unexpected = found.keys().filter(|id| !wanted.contains_key(id)).count();
+    assert_eq!(
+        (lost, doubled, unexpected),
+        (0, 0, 0),
+        "tenant {tenant}, {what}: (lost, doubled, unexpected) of {} acknowledged",
+        wanted.len()
+    );
 }
 
 /// Per id, how many rows of `table` (in `schema` of `pool`) of `tenant` there are; for the
