@@ -182,8 +182,9 @@ pub trait PlacementDirectory: Send + Sync + 'static {
         })
     }
 
-    /// Forgets any cached placement of `tenant`: the library calls it when a home refused
-    /// a statement as stale or read-only, so the caller's retry resolves afresh.
+    /// Forgets any cached placement of `tenant`: the library calls it when a statement was
+    /// refused as stale or read-only (by a home, or by a read-only placement), so the
+    /// caller's retry resolves afresh.
     fn invalidate(&self, tenant: &str) {
         let _ = tenant;
     }
@@ -407,6 +408,8 @@ impl Placements {
     pub(crate) async fn home(&self, main: &PgPool, tenant: &str, writing: bool) -> Result<Home> {
         let placement = self.directory.resolve(tenant).await?;
         if writing && placement.state == PlacementState::ReadOnly {
+            // The move ends by making the tenant active elsewhere: the next try must see it.
+            self.directory.invalidate(tenant);
             return Err(Error::TenantReadOnly);
         }
         let pool = match placement.home.cell() {

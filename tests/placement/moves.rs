@@ -35,9 +35,12 @@ struct Acked {
 async fn writer(db: TenantDb, tenant: TenantScope, worker: usize, stop: Arc<AtomicBool>) -> Acked {
     let mut acked = Acked::default();
     let s = db.scope(&tenant);
-    let mut i = 0;
-    while !stop.load(Ordering::Relaxed) || i < 20 {
+    let (mut i, mut after_stop, mut refused_after_stop) = (0, 0, 0);
+    // Until the moves are over, then until three more writes went through: a writer that
+    // cannot reach its tenant's final home fails the test.
+    while after_stop < 3 {
         i += 1;
+        let stopped = stop.load(Ordering::Relaxed);
         let name = format!("w{worker}-{i}");
         let result = if i % 2 == 0 {
             Project::insert(&s, new_project(&name))
@@ -55,11 +58,17 @@ async fn writer(db: TenantDb, tenant: TenantScope, worker: usize, stop: Arc<Atom
         };
         match result {
             Ok((project, task)) => {
+                after_stop += usize::from(stopped);
                 acked.projects.push((tenant.tenant_id(), project));
                 acked.tasks.extend(task.map(|t| (tenant.tenant_id(), t)));
             }
             Err(Error::TenantReadOnly | Error::StalePlacement) => {
                 acked.refusals += 1;
+                refused_after_stop += usize::from(stopped);
+                assert!(
+                    refused_after_stop < 200,
+                    "writer {worker} refused after the moves"
+                );
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Err(other) => panic!("writer {worker}: {other:?}"),
