@@ -130,3 +130,41 @@ pub(crate) fn cascades(table_name: &str) -> Dynamic {
     .push(") AND c.confdeltype IN ('c', 'n', 'd') ORDER BY 1");
     sql
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::placement::TenantPlacement;
+
+    #[test]
+    fn the_prologue_is_one_round_trip_of_transaction_local_settings() {
+        let scope = TenantScope::new(uuid::Uuid::nil());
+        assert_eq!(begin(None, Some(&scope), None), "BEGIN");
+        assert_eq!(
+            begin(Some("app.tenant_id"), Some(&scope), None),
+            "BEGIN; SELECT set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true)"
+        );
+        let placement = Placement::new(TenantPlacement::Schema(SchemaName::new("big").unwrap()));
+        let placed = Placed {
+            tenant: "t'1",
+            placement: &placement,
+            writing: true,
+        };
+        assert_eq!(
+            begin(Some("app.tenant_id"), Some(&scope), Some(&placed)),
+            "BEGIN; SELECT set_config('search_path', '\"big\"', true), \
+             set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true), \
+             tenant_query.fence('t''1', 'schema:big', 0, true)"
+        );
+        let shared = Placement::new(TenantPlacement::Shared);
+        let placed = Placed {
+            tenant: "t",
+            placement: &shared,
+            writing: false,
+        };
+        assert_eq!(
+            begin(None, Some(&scope), Some(&placed)),
+            "BEGIN; SELECT tenant_query.fence('t', 'shared', 0, false)"
+        );
+    }
+}
