@@ -1,7 +1,8 @@
 //! Cells: named PostgreSQL databases, each with a pool of its own, created on first use.
 //!
-//! At most [`max_pools`](Cells::max_pools) pools are open at once; opening one more closes
-//! the least recently used (its connections close once the statements using them end).
+//! At most [`max_pools`](Cells::max_pools) pools are kept at once; opening one more lets go
+//! of the least recently used, whose connections close once the statements using them end
+//! (until then, that cell may briefly hold more than its budget if it is opened again).
 //! Each pool holds at most [`connections_per_cell`](Cells::connections_per_cell)
 //! connections; a statement that finds them all busy for
 //! [`acquire_timeout`](Cells::acquire_timeout) fails with [`Error::CellBusy`], never
@@ -116,11 +117,10 @@ impl Cells {
                 .iter()
                 .min_by_key(|(_, (used, _))| *used)
                 .map(|(name, _)| name.clone());
-            if let Some((_, pool)) = oldest.and_then(|name| lru.pools.remove(&name)) {
-                // Closing waits for the connections in use; do not hold the lock for it.
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move { pool.close().await });
-                }
+            // Dropped, not closed: a statement that already holds the pool (or one of its
+            // connections) finishes; the connections close when the last holder is done.
+            if let Some(name) = oldest {
+                lru.pools.remove(&name);
             }
         }
         let pool = PgPoolOptions::new()
