@@ -70,6 +70,9 @@
 //! [Batch loading](https://github.com/tenant-query/tenant-query#batch-loading-no-n1),
 //! [Defense in depth](https://github.com/tenant-query/tenant-query#defense-in-depth-rls-pgbouncer-cancellation)
 //! (RLS, PgBouncer, cancellation),
+//! [Placement](https://github.com/tenant-query/tenant-query#placement-shared-tables-schema-per-tenant-database-per-tenant)
+//! (shared tables, schema or database per tenant, moves: [`placement`], [`cells`],
+//! [`moving`]),
 //! [In a web service](https://github.com/tenant-query/tenant-query#in-a-web-service),
 //! [Tracing](https://github.com/tenant-query/tenant-query#tracing) and
 //! [Performance](https://github.com/tenant-query/tenant-query#performance).
