@@ -51,7 +51,11 @@ async fn two_cells(cells: Cells) -> (TestDb, [TestDb; 2], TenantDb, TenantScope,
 
 #[tokio::test]
 async fn pools_open_lazily_and_at_most_max_pools_stay_open() {
-    let (_control, _cells, db, a, b) = two_cells(Cells::new().max_pools(1)).await;
+    let (control, cells, db, a, b) = two_cells(Cells::new().max_pools(1)).await;
+    // Only the cells' pools connect to the cells' databases from here on.
+    for cell in &cells {
+        cell.pool().close().await;
+    }
     let (sa, sb) = (db.scope(&a), db.scope(&b));
     let pa = Project::insert(&sa, new_project("a")).await.unwrap();
     assert_eq!(db.cells().unwrap().open_pools(), 1);
@@ -59,9 +63,30 @@ async fn pools_open_lazily_and_at_most_max_pools_stay_open() {
     assert_eq!(
         db.cells().unwrap().open_pools(),
         1,
-        "the older pool was closed"
+        "the older pool was let go"
     );
-    // Both still reachable: a closed pool is opened again on use.
+    // Its connections close: none of cell one's remains on the server.
+    let one = cells[0]
+        .connect_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let mut remaining = -1;
+    for _ in 0..200 {
+        remaining = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&one)
+        .fetch_one(control.pool())
+        .await
+        .unwrap();
+        if remaining == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(remaining, 0, "the let-go pool's connections closed");
+    // Both still reachable: a pool let go is opened again on use.
     assert!(Project::find(&sa, pa.id).await.unwrap().is_some());
     assert!(Project::find(&sb, pb.id).await.unwrap().is_some());
     assert!(Project::find(&sa, pb.id).await.unwrap().is_none());
