@@ -13,7 +13,11 @@
 //!
 //! Each home needs the library's tables: [`TenantDb::migrate_home`](crate::TenantDb::migrate_home)
 //! creates the audit log in a schema (unqualified tables resolve into it) and the fence
-//! table of the database.
+//! table of the database. The application's role needs `USAGE` on the schema
+//! `tenant_query` and `SELECT` on `tenant_query.fences`; the role that moves tenants also
+//! `INSERT` and `UPDATE` on it. `pg_catalog` stays on every `search_path`; nothing else
+//! does, so an entity table missing from a tenant's schema is an error, never a read of
+//! the shared table.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

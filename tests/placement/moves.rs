@@ -428,3 +428,128 @@ async fn a_stale_write_is_refused_by_the_old_home() {
         Err(Error::Configuration(_))
     ));
 }
+
+/// Under RLS mode, as a role the policies bind: a tenant moves out of the shared tables
+/// into a schema with its rows (a soft-deleted one included) and audit log; the other
+/// tenant's rows stay.
+#[tokio::test]
+async fn a_tenant_moves_out_of_shared_tables_under_rls() {
+    use sqlx::postgres::PgPoolOptions;
+    use tenant_query::placement::{MemoryPlacements, Placement};
+    let f = Fixture::new().await;
+    let (a, b) = (*f.a.tenant_scope(), *f.b.tenant_scope());
+    let admin = f
+        .test_db
+        .db()
+        .clone()
+        .row_level_security("app.tenant_id")
+        .unwrap()
+        .with_placements(
+            Arc::new(MemoryPlacements::new(Placement::new(
+                TenantPlacement::Shared,
+            ))),
+            Cells::new(),
+        );
+    admin.migrate_home(&TenantPlacement::Shared).await.unwrap();
+    admin.migrate_home(&schema("big")).await.unwrap();
+    admin.enable_row_level_security::<Project>().await.unwrap();
+    admin.enable_row_level_security::<Task>().await.unwrap();
+    admin.enable_audit_log_row_level_security().await.unwrap();
+    let app = format!("app_{}", Uuid::now_v7().simple());
+    f.test_db
+        .execute_script(&format!(
+            "BEGIN; SET LOCAL search_path = big; {SCHEMA}; COMMIT; \
+             CREATE ROLE {app} LOGIN; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON projects, tasks, tenant_audit_log TO {app}; \
+             GRANT USAGE ON SCHEMA big, tenant_query TO {app}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA big TO {app}; \
+             GRANT SELECT, INSERT, UPDATE ON tenant_query.fences TO {app};"
+        ))
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(f.test_db.connect_options().clone().username(&app))
+        .await
+        .unwrap();
+    let db = TenantDb::new(pool)
+        .row_level_security("app.tenant_id")
+        .unwrap()
+        .with_placements(
+            Arc::new(MemoryPlacements::new(Placement::new(
+                TenantPlacement::Shared,
+            ))),
+            Cells::new(),
+        );
+    let (sa, sb) = (db.scope(&a), db.scope(&b));
+    let p = Project::insert(&sa, new_project("kept")).await.unwrap();
+    let gone = Project::insert(&sa, new_project("deleted")).await.unwrap();
+    Project::delete(&sa, gone.id).await.unwrap();
+    let mut tx = db.begin(&a).await.unwrap();
+    let t = Task::insert(&mut tx, new_task(p.id, "task")).await.unwrap();
+    tx.commit().await.unwrap();
+    let theirs = Project::insert(&sb, new_project("theirs")).await.unwrap();
+
+    db.move_tenant("test: out of the pool", &a, schema("big"))
+        .unwrap()
+        .entity::<Project>()
+        .entity::<Task>()
+        .run()
+        .await
+        .unwrap();
+
+    assert_eq!(Project::get(&sa, p.id).await.unwrap().name, "kept");
+    assert!(Project::find(&sa, gone.id).await.unwrap().is_none());
+    assert_eq!(
+        Project::query()
+            .only_deleted()
+            .all(&sa)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        Task::load_by_project_id(&sa, &[p.id]).await.unwrap()[&p.id][0].id,
+        t.id
+    );
+    let history = AuditRecord::for_entity::<Project>(&sa, gone.id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    // The other tenant, still in the shared tables, is untouched and unaffected.
+    assert_eq!(Project::get(&sb, theirs.id).await.unwrap().name, "theirs");
+    Project::insert(&sb, new_project("after")).await.unwrap();
+    // Behind the library's back (as the superuser): nothing of `a` left in the shared
+    // tables, everything of it in the schema.
+    let count = |sql: &'static str| {
+        let pool = f.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(a.tenant_id())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM public.projects WHERE org_id = $1").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM public.tenant_audit_log WHERE tenant_id = $1").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM big.projects WHERE org_id = $1").await,
+        2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM big.tasks WHERE org_id = $1").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM big.tenant_audit_log WHERE tenant_id = $1").await,
+        4
+    );
+}
