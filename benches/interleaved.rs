@@ -493,5 +493,123 @@ fn main() {
             &mut order,
         )
         .await;
+        placed_point_lookups(&bench, ids.clone(), &mut order).await;
     });
+}
+
+/// W12: the point lookup of W1 in each placement model (shared tables, a schema of the
+/// tenant's own, a database of its own on another server), the library with placements
+/// against hand-written sqlx sending the same prologue (`BEGIN`, `search_path`, fence
+/// check), the query and `COMMIT` on a pool of the same size.
+async fn placed_point_lookups(bench: &Bench, ids: Arc<Vec<Uuid>>, order: &mut Order) {
+    use tenant_query::cells::Cells;
+    use tenant_query::placement::{MemoryPlacements, Placement, SchemaName, TenantPlacement};
+    if !selected("W12") {
+        return;
+    }
+    let tenant = bench.tenant;
+    let key = tenant.to_string();
+    // The tenant's projects again, in a schema and in a database on a second server.
+    let cell_server = tenant_query::testing::TestServer::start().await.unwrap();
+    let cell_db = cell_server.database().await.unwrap();
+    let ddl = "CREATE TABLE projects (id uuid NOT NULL, org_id uuid NOT NULL, name text NOT NULL, \
+               status text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, \
+               deleted_at timestamptz, PRIMARY KEY (org_id, id))";
+    cell_db.execute_script(ddl).await.unwrap();
+    let rows: String =
+        sqlx::query_scalar("SELECT jsonb_agg(to_jsonb(p))::text FROM projects p WHERE org_id = $1")
+            .bind(tenant)
+            .fetch_one(&bench.pool)
+            .await
+            .unwrap();
+    for pool in [&bench.pool, cell_db.pool()] {
+        let into = if std::ptr::eq(pool, &bench.pool) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA tenant_big; SET search_path = tenant_big; {ddl}; RESET search_path"
+            )))
+            .execute(pool)
+            .await
+            .unwrap();
+            "tenant_big.projects"
+        } else {
+            "projects"
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {into} SELECT * FROM jsonb_populate_recordset(NULL::{into}, $1::jsonb)"
+        )))
+        .bind(&rows)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::raw_sql("ANALYZE").execute(pool).await.unwrap();
+    }
+    let schema = TenantPlacement::Schema(SchemaName::new("tenant_big").unwrap());
+    let cell = TenantPlacement::Database("cell".into());
+    let cell_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .min_connections(8)
+        .connect_with(cell_db.connect_options().clone())
+        .await
+        .unwrap();
+    let fence = |home: &str| format!("tenant_query.fence('{key}', '{home}', 0, false)");
+    let models = [
+        (
+            "W12a placed point lookup, shared tables",
+            TenantPlacement::Shared,
+            bench.pool.clone(),
+            format!("BEGIN; SELECT {}", fence("shared")),
+        ),
+        (
+            "W12b placed point lookup, schema per tenant",
+            schema,
+            bench.pool.clone(),
+            format!(
+                "BEGIN; SELECT set_config('search_path', '\"tenant_big\"', true), {}",
+                fence("schema:tenant_big")
+            ),
+        ),
+        (
+            "W12c placed point lookup, database per tenant",
+            cell,
+            cell_pool,
+            format!("BEGIN; SELECT {}", fence("shared")),
+        ),
+    ];
+    for (workload, home, raw_pool, prologue) in models {
+        let directory = Arc::new(MemoryPlacements::new(Placement::new(home.clone())));
+        let cells = Cells::new()
+            .cell("cell", cell_db.connect_options().clone())
+            .connections_per_cell(8);
+        let db = bench.db.clone().with_placements(directory, cells);
+        db.migrate_home(&home).await.unwrap();
+        let s = db.scope(&TenantScope::new(tenant));
+        let (i1, i2) = (ids.clone(), ids.clone());
+        let pick = |ids: &Arc<Vec<Uuid>>, i: usize| ids[i % ids.len()];
+        let prologue = Arc::new(prologue);
+        compare(
+            workload,
+            30,
+            100,
+            vec![
+                contender("library", move |i| {
+                    let (s, id) = (s.clone(), pick(&i1, i));
+                    async move {
+                        assert!(Project::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw, same prologue", move |i| {
+                    let (p, id, prologue) = (raw_pool.clone(), pick(&i2, i), prologue.clone());
+                    async move {
+                        assert!(
+                            raw::find_project_placed(&p, &prologue, tenant, id)
+                                .await
+                                .is_some()
+                        );
+                    }
+                }),
+            ],
+            order,
+        )
+        .await;
+    }
 }

@@ -769,6 +769,33 @@ pub mod raw {
         row
     }
 
+    /// A lookup in a placed home, as the library makes it: `prologue` (`BEGIN`, the
+    /// tenant's `search_path` and the home's fence check) in one simple query, the query,
+    /// `COMMIT`.
+    pub async fn find_project_placed(
+        pool: &sqlx::PgPool,
+        prologue: &str,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> Option<Project> {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prologue.to_owned()))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let row = sqlx::query_as(
+            "SELECT id, org_id, name, status, created_at, updated_at, deleted_at FROM projects \
+             WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::raw_sql("COMMIT").execute(&mut *conn).await.unwrap();
+        row
+    }
+
     /// The usual hand-written audited update: lock, read, write, record, in a transaction.
     pub async fn update_balance_audited(
         pool: &sqlx::PgPool,

@@ -14,6 +14,8 @@ pub(crate) struct Settings {
     pub(crate) transaction_pooler: bool,
     /// In RLS mode, the setting that carries the tenant id.
     pub(crate) rls_setting: Option<String>,
+    /// Where tenants live, when they do not all live in the shared tables.
+    pub(crate) placements: Option<crate::placement::Placements>,
 }
 
 /// The pool and settings behind a `TenantDb` and every handle made from it.

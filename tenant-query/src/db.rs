@@ -106,6 +106,87 @@ impl TenantDb {
         Ok(self.with_settings(|s| s.rls_setting = Some(setting.to_owned())))
     }
 
+    /// Places tenants: each scope's tenant is looked up in `directory` and its statements
+    /// go to its home: the shared tables, a schema of its own, or a cell of `cells` (see
+    /// [`placement`](crate::placement)). The calling code does not change. Every scoped
+    /// statement then runs in a transaction whose first round trip also sets the tenant's
+    /// `search_path` (transaction-local) and checks the home's fence; a transaction of a
+    /// tenant being moved is refused with [`Error::TenantReadOnly`], reads outside one
+    /// still work. Each home needs [`migrate_home`](Self::migrate_home).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use tenant_query::cells::Cells;
+    /// use tenant_query::placement::{MemoryPlacements, Placement, TenantPlacement};
+    /// # async fn run(pool: sqlx::PgPool) {
+    /// let directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared));
+    /// let db = tenant_query::TenantDb::new(pool).with_placements(Arc::new(directory), Cells::new());
+    /// # let _ = db; }
+    /// ```
+    pub fn with_placements(
+        self,
+        directory: Arc<dyn crate::placement::PlacementDirectory>,
+        cells: crate::cells::Cells,
+    ) -> Self {
+        let placements = crate::placement::Placements {
+            directory,
+            cells: Arc::new(cells),
+        };
+        self.with_settings(|s| s.placements = Some(placements))
+    }
+
+    /// The cells of [`with_placements`](Self::with_placements), for work across cells
+    /// ([`Cells::each`](crate::cells::Cells::each)); [`Error::Configuration`] without
+    /// placements.
+    pub fn cells(&self) -> Result<&crate::cells::Cells> {
+        self.placements().map(|p| &*p.cells)
+    }
+
+    /// Creates the library's tables in a home, idempotently: the audit log (in the
+    /// tenant's schema for [`TenantPlacement::Schema`](crate::placement::TenantPlacement),
+    /// creating the schema) and the database's fence table. The entities' tables in a
+    /// schema are the application's migration to run, with `search_path` set to it.
+    ///
+    /// ```no_run
+    /// use tenant_query::placement::{SchemaName, TenantPlacement};
+    /// # async fn run(db: tenant_query::TenantDb) -> tenant_query::Result<()> {
+    /// db.migrate_home(&TenantPlacement::Schema(SchemaName::new("tenant_big")?)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn migrate_home(&self, home: &crate::placement::TenantPlacement) -> Result<()> {
+        let pool = match home.cell() {
+            Some(cell) => self.placements()?.cells.pool(cell)?,
+            None => self.backend.pool.clone(),
+        };
+        let mut script = sql::fence::FENCE_DDL.to_owned();
+        match home.schema() {
+            Some(schema) => {
+                let schema = sql::ident(schema.as_str());
+                script.push_str(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema};\n{}",
+                    crate::MIGRATION_SQL
+                ));
+            }
+            None => script.push_str(crate::MIGRATION_SQL),
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(script))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn placements(&self) -> Result<&crate::placement::Placements> {
+        self.backend.settings.placements.as_ref().ok_or_else(|| {
+            Error::Configuration("this database has no placements (with_placements)".into())
+        })
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// A cheap handle that runs every call in `scope`'s tenant.
     pub fn scope<T: Key>(&self, scope: &TenantScope<T>) -> ScopedDb<T> {
         ScopedDb::new(Arc::clone(&self.backend), scope.clone())

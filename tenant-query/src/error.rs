@@ -107,10 +107,31 @@ pub enum Error {
     /// [`TenantDb::verify_schema`](crate::TenantDb::verify_schema)).
     #[error("{0}")]
     Schema(SchemaReport),
+    /// A write reached a tenant that is being moved (its placement is
+    /// [`ReadOnly`](crate::placement::PlacementState::ReadOnly), or its home refused it):
+    /// nothing was written. Retry once the move has finished.
+    #[error("the tenant is read-only while it moves; nothing was written")]
+    TenantReadOnly,
+    /// A statement was routed to a home the tenant has left (the placement it was routed
+    /// with is older than the home's): nothing was read or written there. The directory's
+    /// cached placement was dropped, so a retry goes to the new home.
+    #[error("the tenant's placement changed; retry to reach its new home")]
+    StalePlacement,
+    /// Every connection the cell may open was busy for the cell's acquire timeout.
+    #[error("cell `{cell}` has no free connection within its budget")]
+    CellBusy {
+        /// The cell's name.
+        cell: String,
+    },
     /// Any other database or driver error.
     #[error(transparent)]
     Database(Arc<sqlx::Error>),
 }
+
+/// The SQLSTATE the fence check raises for a write to a read-only tenant.
+pub(crate) const READ_ONLY_STATE: &str = "TQ001";
+/// The SQLSTATE the fence check raises for a statement routed with a stale epoch.
+pub(crate) const STALE_STATE: &str = "TQ002";
 
 /// PostgreSQL's `exclusion_violation`, which sqlx has no kind for.
 const EXCLUSION_VIOLATION: &str = "23P01";
@@ -140,6 +161,8 @@ impl From<sqlx::Error> for Error {
                 source: Some(Arc::new(error)),
             },
             Some(ErrorKind::ForeignKeyViolation) => Error::ForeignKey { constraint },
+            _ if code.as_deref() == Some(READ_ONLY_STATE) => Error::TenantReadOnly,
+            _ if code.as_deref() == Some(STALE_STATE) => Error::StalePlacement,
             _ => Error::Database(Arc::new(error)),
         }
     }

@@ -9,9 +9,10 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::handle::{Conn, Scoped};
 use crate::key::Key;
+use crate::placement;
 use crate::scope::AnyScope;
 use crate::sql;
-use crate::trace::{self, Summary};
+use crate::trace::{self, Operation, Summary};
 use crate::transaction::OpenTransaction;
 use crate::value::Args;
 
@@ -47,6 +48,38 @@ impl<'c> Route<'c> {
     }
 }
 
+/// Opens a transaction for `scope` (or none: the library's own reads) with its prologue in
+/// the first round trip: the one place transactions of scoped work begin. With placements,
+/// it resolves the tenant's home, refuses a write to a read-only tenant, and begins on the
+/// home's pool with its `search_path` and fence check ([`sql::rls::begin`]).
+pub(crate) async fn open(
+    backend: &Backend,
+    scope: Option<&AnyScope>,
+    writing: bool,
+) -> Result<OpenTransaction> {
+    let rls = backend
+        .settings
+        .rls_setting
+        .as_deref()
+        .filter(|_| scope.is_some());
+    let (Some(placements), Some(scope)) = (&backend.settings.placements, scope) else {
+        let begin = sql::rls::begin(rls, scope, None);
+        return OpenTransaction::begin(&backend.pool, begin).await;
+    };
+    let tenant = placement::tenant_key(scope);
+    let home = placements.home(&backend.pool, &tenant, writing).await?;
+    let placed = sql::rls::Placed {
+        tenant: &tenant,
+        placement: &home.placement,
+        writing,
+    };
+    let begin = sql::rls::begin(rls, Some(scope), Some(&placed));
+    match OpenTransaction::begin(&home.pool, begin).await {
+        Ok(tx) => Ok(tx),
+        Err(error) => Err(placements.refused(&tenant, &home, error)),
+    }
+}
+
 /// Sends `$query` (made from the statement text `sql`) on the route's connection, inside
 /// the statement's span. Through the pool in RLS mode or behind a transaction pooler, the
 /// statement runs in its own transaction, opened (with the tenant setting in RLS mode) in
@@ -59,17 +92,15 @@ macro_rules! run {
         let sent = async {
             let settings = &route.backend.settings;
             let query = $query.persistent(!settings.transaction_pooler);
-            let rls = settings
-                .rls_setting
-                .as_deref()
-                .filter(|_| route.scope.is_some());
-            let own_transaction = settings.transaction_pooler || rls.is_some();
+            let scoped = route.scope.is_some();
+            let own_transaction = settings.transaction_pooler
+                || (scoped && (settings.rls_setting.is_some() || settings.placements.is_some()));
             Ok::<_, Error>(match route.conn {
                 Conn::Tx(tx) => query.$method(tx.connection()?).await?,
                 Conn::Pool if !own_transaction => query.$method(&route.backend.pool).await?,
                 Conn::Pool => {
-                    let begin = sql::rls::begin(rls, route.scope);
-                    let mut tx = OpenTransaction::begin(&route.backend.pool, begin).await?;
+                    let writing = route.summary.operation != Operation::Select;
+                    let mut tx = open(route.backend, route.scope, writing).await?;
                     let output = query.$method(tx.connection()?).await?;
                     tx.commit().await?;
                     output

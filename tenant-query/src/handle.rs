@@ -10,7 +10,6 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::key::Key;
 use crate::scope::{AnyScope, TenantScope};
-use crate::sql;
 use crate::transaction::OpenTransaction;
 
 /// A database bound to one [`TenantScope`]: pass `&handle` to any generated function.
@@ -83,11 +82,8 @@ impl<T: Key> ScopedTransaction<T> {
     /// Opens the transaction; its first round trip also sets what the scope needs (the
     /// tenant setting in RLS mode).
     pub(crate) async fn begin(backend: Arc<Backend>, scope: TenantScope<T>) -> Result<Self> {
-        let begin = sql::rls::begin(
-            backend.settings.rls_setting.as_deref(),
-            Some(&scope as &AnyScope),
-        );
-        let tx = OpenTransaction::begin(&backend.pool, begin).await?;
+        // A transaction may write: with placements, it checks the home's write fence.
+        let tx = crate::exec::open(&backend, Some(&scope as &AnyScope), true).await?;
         Ok(ScopedTransaction { tx, backend, scope })
     }
 

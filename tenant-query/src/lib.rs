@@ -72,6 +72,9 @@
 //! [Defense in depth](https://github.com/tenant-query/tenant-query#defense-in-depth-rls-pgbouncer-cancellation)
 //! (RLS, PgBouncer, cancellation),
 //! [Running on Citus](https://github.com/tenant-query/tenant-query#running-on-a-tenant-distributed-postgresql-citus),
+//! [Placement](https://github.com/tenant-query/tenant-query#placement-shared-tables-schema-per-tenant-database-per-tenant)
+//! (shared tables, schema or database per tenant, moves: [`placement`], [`cells`],
+//! [`moving`]),
 //! [In a web service](https://github.com/tenant-query/tenant-query#in-a-web-service),
 //! [Tracing](https://github.com/tenant-query/tenant-query#tracing) and
 //! [Performance](https://github.com/tenant-query/tenant-query#performance).
@@ -82,6 +85,7 @@ mod action;
 mod aggregate;
 mod audit;
 mod backend;
+pub mod cells;
 mod db;
 mod entity;
 mod error;
@@ -92,6 +96,8 @@ mod isolation;
 mod key;
 mod loader;
 mod meta;
+pub mod moving;
+pub mod placement;
 mod query;
 mod relation;
 mod repo;

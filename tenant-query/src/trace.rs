@@ -146,6 +146,9 @@ fn error_type(error: &Error) -> &'static str {
         Error::RolledBack => "rolled_back",
         Error::Isolation(_) => "isolation",
         Error::Schema(_) => "schema",
+        Error::TenantReadOnly => "tenant_read_only",
+        Error::StalePlacement => "stale_placement",
+        Error::CellBusy { .. } => "cell_busy",
     }
 }
 

@@ -10,6 +10,7 @@ mod aggregate;
 pub(crate) mod alias;
 mod audit;
 pub(crate) mod catalog;
+pub(crate) mod fence;
 pub(crate) mod plan;
 pub(crate) mod rls;
 mod select;

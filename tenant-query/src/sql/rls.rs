@@ -2,24 +2,67 @@
 //! read it, and the catalog queries that check them.
 
 use super::plan::Dynamic;
-use super::{ident, literal, table};
+use super::{fence, ident, literal, table};
+use crate::placement::{Placement, SchemaName};
 use crate::scope::AnyScope;
 
 /// The name of the policy the library creates on each table.
 pub(crate) const POLICY_NAME: &str = "tenant_isolation";
 
-/// `BEGIN`, and in RLS mode the transaction-local tenant setting, in one round trip.
+/// Where a placed transaction runs: the tenant key, its placement, and whether it may
+/// write (which the fence check needs).
+pub(crate) struct Placed<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) placement: &'a Placement,
+    pub(crate) writing: bool,
+}
+
+/// `BEGIN`, and in the same round trip what the transaction needs: with placements the
+/// tenant's `search_path` and the home's fence check, in RLS mode the tenant setting.
 /// `set_config(.., true)` is never session-level, so nothing survives the transaction on
 /// a pooled (or PgBouncer-shared) connection.
-pub(crate) fn begin(setting: Option<&str>, scope: Option<&AnyScope>) -> String {
-    match (setting, scope) {
-        (Some(setting), Some(scope)) => format!(
-            "BEGIN; SELECT set_config({}, {}, true)",
+pub(crate) fn begin(
+    setting: Option<&str>,
+    scope: Option<&AnyScope>,
+    placed: Option<&Placed<'_>>,
+) -> String {
+    let schema = placed.and_then(|p| p.placement.home.schema());
+    let mut calls = settings(setting, scope, schema);
+    if let Some(placed) = placed {
+        let home = placed.placement.home.home_key();
+        let epoch = placed.placement.epoch;
+        calls.push(fence::check(placed.tenant, &home, epoch, placed.writing));
+    }
+    if calls.is_empty() {
+        "BEGIN".to_owned()
+    } else {
+        format!("BEGIN; SELECT {}", calls.join(", "))
+    }
+}
+
+/// The transaction-local settings a transaction in `schema` (if any) needs, as calls for
+/// one `SELECT`: the `search_path`, and in RLS mode the tenant setting.
+pub(crate) fn settings(
+    setting: Option<&str>,
+    scope: Option<&AnyScope>,
+    schema: Option<&SchemaName>,
+) -> Vec<String> {
+    let mut calls = Vec::new();
+    if let Some(schema) = schema {
+        let path = ident(schema.as_str());
+        calls.push(format!(
+            "set_config('search_path', {}, true)",
+            literal(&path)
+        ));
+    }
+    if let (Some(setting), Some(scope)) = (setting, scope) {
+        calls.push(format!(
+            "set_config({}, {}, true)",
             literal(setting),
             literal(&scope.erased_tenant().to_string())
-        ),
-        _ => "BEGIN".to_owned(),
+        ));
     }
+    calls
 }
 
 /// Enables and forces RLS on `table` and (re)creates the tenant policy. A missing or
@@ -95,4 +138,43 @@ pub(crate) fn cascades(table_name: &str) -> Dynamic {
     .value("table", Box::new(table(table_name)))
     .push(") AND c.confdeltype IN ('c', 'n', 'd') ORDER BY 1");
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::placement::TenantPlacement;
+
+    #[test]
+    fn the_prologue_is_one_round_trip_of_transaction_local_settings() {
+        let scope = crate::TenantScope::new(uuid::Uuid::nil());
+        let scope: &AnyScope = &scope;
+        assert_eq!(begin(None, Some(scope), None), "BEGIN");
+        assert_eq!(
+            begin(Some("app.tenant_id"), Some(scope), None),
+            "BEGIN; SELECT set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true)"
+        );
+        let placement = Placement::new(TenantPlacement::Schema(SchemaName::new("big").unwrap()));
+        let placed = Placed {
+            tenant: "t'1",
+            placement: &placement,
+            writing: true,
+        };
+        assert_eq!(
+            begin(Some("app.tenant_id"), Some(scope), Some(&placed)),
+            "BEGIN; SELECT set_config('search_path', '\"big\"', true), \
+             set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true), \
+             tenant_query.fence('t''1', 'schema:big', 0, true)"
+        );
+        let shared = Placement::new(TenantPlacement::Shared);
+        let placed = Placed {
+            tenant: "t",
+            placement: &shared,
+            writing: false,
+        };
+        assert_eq!(
+            begin(None, Some(scope), Some(&placed)),
+            "BEGIN; SELECT tenant_query.fence('t', 'shared', 0, false)"
+        );
+    }
 }
