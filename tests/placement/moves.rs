@@ -327,7 +327,7 @@ async fn id_counts(
 ) -> HashMap<Uuid, i64> {
     let (id, filter) = match entity {
         Some(entity) => (
-            "entity_id",
+            "entity_id::uuid",
             format!(" AND entity = '{entity}' AND action = 'insert'"),
         ),
         None => ("id", String::new()),
