@@ -3,6 +3,8 @@
 //! a global id. Each test has a second tenant's rows and soft-deleted rows beside its own.
 
 mod common;
+#[path = "real_schemas/via.rs"]
+mod via;
 
 use chrono::{NaiveDateTime, Utc};
 use common::*;

@@ -190,7 +190,30 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let i = entity.field(role).map_or(0, |f| index_of(entity, f));
         quote!(&COLUMNS[#i])
     };
-    let (id, tenant) = (required(Role::Id), required(Role::TenantId));
+    // A `via` entity's tenant stands for the foreign key to its parent (see `EntityMeta`).
+    let via_field = entity
+        .attrs
+        .via
+        .as_ref()
+        .and_then(|via| entity.fields.iter().find(|f| f.ident == via));
+    let tenant = match via_field {
+        Some(f) => {
+            let i = index_of(entity, f);
+            quote!(&COLUMNS[#i])
+        }
+        None => required(Role::TenantId),
+    };
+    let via = match via_field.and_then(|via| {
+        entity
+            .fields
+            .iter()
+            .filter(|f| f.attrs.belongs_to.is_some())
+            .position(|f| std::ptr::eq(f, via))
+    }) {
+        Some(k) => quote!(::core::option::Option::Some(&RELATIONS[#k])),
+        None => quote!(::core::option::Option::None),
+    };
+    let id = required(Role::Id);
     let (created_at, updated_at, soft_delete, version) = (
         role(Role::CreatedAt),
         role(Role::UpdatedAt),
@@ -217,16 +240,18 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
     quote! {
         {
             const COLUMNS: &[#p::ColumnMeta] = &[#(#columns),*];
+            const RELATIONS: &[#p::RelationMeta] = &[#(#relations),*];
             #p::EntityMeta {
                 table: #table,
                 columns: COLUMNS,
                 id: #id,
                 tenant: #tenant,
+                via: #via,
                 created_at: #created_at,
                 updated_at: #updated_at,
                 soft_delete: #soft_delete,
                 version: #version,
-                relations: &[#(#relations),*],
+                relations: RELATIONS,
                 unique_keys: &[#(#unique_keys),*],
                 audit: #audit,
             }
@@ -338,6 +363,8 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             let tenant = tenant.ident;
             quote!(self.#tenant)
         }
+        // A `via` row does not carry its tenant; nothing asks it (see `EntityMeta::via`).
+        (false, None) => quote!(#p::Uuid::nil()),
         _ => never(),
     };
     quote! {

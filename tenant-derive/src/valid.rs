@@ -29,6 +29,7 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
         )),
     }
     roles(entity, &mut errors);
+    via(entity, &mut errors);
     unique_keys(entity, &mut errors);
     let mut columns: HashMap<String, Span> = HashMap::new();
     for field in &entity.fields {
@@ -60,6 +61,7 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
     ] {
         let mut fields = entity.fields.iter().filter(|f| f.role() == Some(role));
         match fields.next() {
+            None if role == Role::TenantId && entity.attrs.via.is_some() => {}
             None if matches!(role, Role::Id | Role::TenantId) => errors.push(syn::Error::new(
                 entity.ident.span(),
                 format!(
@@ -75,6 +77,37 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
                 format!("only one field can be `{}`", role.keyword()),
             ));
         }
+    }
+}
+
+/// `via = parent_id` names a required `belongs_to` field, and replaces the tenant column.
+fn via(entity: &Entity<'_>, errors: &mut Errors) {
+    let Some(via) = &entity.attrs.via else { return };
+    if let Some(tenant) = entity.field(Role::TenantId) {
+        errors.push(syn::Error::new(
+            via.span(),
+            format!(
+                "`via` is for a table without a tenant column, but `{}` is `tenant_id`: \
+                 keep the tenant column (the better schema) and remove `via`",
+                tenant.ident
+            ),
+        ));
+    }
+    let field = entity.fields.iter().find(|f| f.ident == via);
+    let problem = match field {
+        None => Some(format!("`{via}` is not a field of this entity")),
+        Some(f) if f.attrs.belongs_to.is_none() => Some(format!(
+            "`via` names the relation to the parent that holds the tenant, but `{via}` is not \
+             a relation: mark it #[tenant(belongs_to = Parent)]"
+        )),
+        Some(f) if f.option_inner().is_some() => Some(format!(
+            "a row reaches its tenant through `{via}`, so every row needs a parent: make it \
+             `Uuid`, not `Option<Uuid>`"
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
+        errors.push(syn::Error::new(via.span(), problem));
     }
 }
 

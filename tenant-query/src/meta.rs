@@ -67,8 +67,13 @@ pub struct EntityMeta {
     pub columns: &'static [ColumnMeta],
     /// The primary key.
     pub id: &'static ColumnMeta,
-    /// The tenant column.
+    /// The tenant column; for an entity that reaches its tenant through a parent
+    /// ([`EntityMeta::via`]), the foreign key to that parent, never compared with a tenant
+    /// (every statement asks `sql::in_tenant`, which follows `via`).
     pub tenant: &'static ColumnMeta,
+    /// `#[tenant(via = fk)]`: the relation through which a table without a tenant column
+    /// reaches its tenant (one of [`EntityMeta::relations`]).
+    pub via: Option<&'static RelationMeta>,
     /// Set on insert.
     pub created_at: Option<&'static ColumnMeta>,
     /// Set on insert and on every update that changes a value.
@@ -106,6 +111,7 @@ impl EntityMeta {
         columns: &[STUB_COLUMN],
         id: &STUB_COLUMN,
         tenant: &STUB_COLUMN,
+        via: None,
         created_at: None,
         updated_at: None,
         soft_delete: None,

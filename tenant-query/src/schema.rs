@@ -106,8 +106,10 @@ impl<'a> SchemaCheck<'a> {
             check_column(table, column, found, problems);
         }
         let indexes: Vec<Index> = self.read(sql::catalog::indexes(table)).await?;
-        let tenant = meta.tenant.name;
+        // A `via` entity has no tenant column: its parent's key proves the tenant.
+        let tenant = meta.via.is_none().then_some(meta.tenant.name);
         for (name, unique, _, _, index_columns) in &indexes {
+            let Some(tenant) = tenant else { break };
             if *unique && !index_columns.iter().any(|c| c == tenant) {
                 problems.push(SchemaProblem::KeyWithoutTenant {
                     table,
@@ -133,7 +135,7 @@ impl<'a> SchemaCheck<'a> {
                         .map(String::as_str)
                         .zip(k.2.iter().map(String::as_str))
                         .collect();
-                pairs.contains(&(tenant, parent.tenant.name))
+                tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
                     && pairs.contains(&(fk, parent.id.name))
             };
             for key in own.iter().filter(|k| !scoped(k)) {
@@ -143,7 +145,10 @@ impl<'a> SchemaCheck<'a> {
                     constraint: key.0.clone(),
                 });
             }
-            let leads = |c: &Vec<String>| c.len() >= 2 && c[0] == tenant && c[1] == fk;
+            let leads = |c: &Vec<String>| match tenant {
+                Some(tenant) => c.len() >= 2 && c[0] == tenant && c[1] == fk,
+                None => c.first().is_some_and(|c| c == fk),
+            };
             if !indexes.iter().any(|i| leads(&i.4)) {
                 problems.push(SchemaProblem::MissingLoaderIndex { table, column: fk });
             }
@@ -162,7 +167,7 @@ impl<'a> SchemaCheck<'a> {
         let live = meta.soft_delete.map(|sd| format!("({} IS NULL)", sd.name));
         for key in meta.unique_keys {
             let mut wanted: Vec<&str> = key.iter().map(|c| c.name).collect();
-            wanted.push(tenant);
+            wanted.extend(tenant);
             wanted.sort_unstable();
             let candidates: Vec<&Option<String>> = indexes
                 .iter()

@@ -5,7 +5,7 @@ use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
 use super::alias::{EXISTING, UPSERTED};
 use super::audit::{Diff, record_cte, record_upsert_cte};
 use super::plan::{Param, Plan, Statement};
-use super::{column, column_list, ident, live, now, parent_exists, table};
+use super::{column, column_list, ident, in_tenant, live, now, parent_exists, table};
 use crate::action::AuditAction;
 use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 
@@ -101,11 +101,10 @@ fn by_key(
 ) -> Statement {
     let mut plan = Plan::default();
     let mut sql = format!(
-        "SELECT {} FROM {} WHERE {} = {}",
+        "SELECT {} FROM {} WHERE {}",
         column_list(meta, None),
         table(meta.table),
-        ident(meta.tenant.name),
-        plan.param(Param::Tenant),
+        in_tenant(&mut plan, meta, None),
     );
     let key_column = ident(key.unwrap_or(meta.id).name);
     let comparison = if comparison == "=" {
@@ -266,7 +265,11 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
         Vec::new()
     };
     let write = insert_write(&mut plan, meta, false, &format!(" AS {TARGET}"), before);
-    let mut target: Vec<String> = vec![ident(meta.tenant.name)];
+    // A `via` entity has no tenant column: its key is unique on its own.
+    let mut target: Vec<String> = match meta.via {
+        None => vec![ident(meta.tenant.name)],
+        Some(_) => Vec::new(),
+    };
     target.extend(key.iter().map(|c| ident(c.name)));
     let arbiter = match meta.soft_delete {
         Some(sd) => format!("({}) WHERE {} IS NULL", target.join(", "), ident(sd.name)),
@@ -300,12 +303,7 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
     if sets.is_empty() {
         sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
     }
-    let condition = format!(
-        "{} = {}{}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
-        live(meta, t)
-    );
+    let condition = format!("{}{}", in_tenant(&mut plan, meta, t), live(meta, t));
     // Audited, the update must see the row it diffs against: a row another transaction
     // inserted after this statement's snapshot is not in `existing`, so the update is
     // skipped and the library runs the statement again, on a fresh snapshot.
@@ -490,9 +488,8 @@ fn modify_with(
     let t = Some(TARGET);
     let tbl = table(meta.table);
     let filter = format!(
-        "{} = {} AND {} = {}{extra_filter}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        "{} AND {} = {}{extra_filter}",
+        in_tenant(&mut plan, meta, t),
         column(t, meta.id),
         plan.param(Param::Key),
     );
@@ -528,9 +525,8 @@ pub(crate) fn update_rows(
     let t = Some(TARGET);
     let tbl = table(meta.table);
     let join = format!(
-        "{} = {} AND {} = {}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        "{} AND {} = {}",
+        in_tenant(plan, meta, t),
         column(t, meta.id),
         column(Some(OLD), meta.id)
     );
@@ -567,10 +563,9 @@ pub(crate) fn remove_rows(
 ) -> String {
     let t = Some(TARGET);
     let write = format!(
-        "DELETE FROM {} AS {TARGET} USING ({selection}) AS {OLD} WHERE {} = {} AND {} = {}",
+        "DELETE FROM {} AS {TARGET} USING ({selection}) AS {OLD} WHERE {} AND {} = {}",
         table(meta.table),
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        in_tenant(plan, meta, t),
         column(t, meta.id),
         column(Some(OLD), meta.id)
     );
@@ -592,10 +587,9 @@ pub(crate) fn remove_rows(
 fn remove(meta: &EntityMeta, action: AuditAction) -> Statement {
     let mut plan = Plan::one_row();
     let write = format!(
-        "DELETE FROM {} WHERE {} = {} AND {} = {}",
+        "DELETE FROM {} WHERE {} AND {} = {}",
         table(meta.table),
-        ident(meta.tenant.name),
-        plan.param(Param::Tenant),
+        in_tenant(&mut plan, meta, None),
         ident(meta.id.name),
         plan.param(Param::Key),
     );
