@@ -2,6 +2,8 @@
 //! columns, optional relations, JSON documents, text search, and requests that know only
 //! a global id. Each test has a second tenant's rows and soft-deleted rows beside its own.
 
+#[path = "real_schemas/arrays.rs"]
+mod arrays;
 mod common;
 #[path = "real_schemas/via.rs"]
 mod via;

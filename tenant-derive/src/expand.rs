@@ -169,11 +169,12 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let nullable = f.option_inner().is_some();
         let naive = f.role().is_some() && f.is_naive_time();
         let generated = f.attrs.generated.is_some();
+        let array = f.is_array();
         let ty = f.ty;
         quote! {
             #p::ColumnMeta {
                 name: #column, index: #index, role: #role, nullable: #nullable,
-                naive: #naive, generated: #generated,
+                naive: #naive, generated: #generated, array: #array,
                 sql_type: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::type_info,
                 accepts: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::compatible,
             }
@@ -301,10 +302,21 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             .map(|f| format_ident!("__{}", f.ident.unraw_name()))
             .collect();
         let batch_names = entity.data_fields().map(|f| f.ident);
-        let batch_set = entity
-            .data_fields()
-            .zip(&batch)
-            .map(|(f, column)| set(entity, f, "set", quote!(#column)));
+        let batch_new = entity.data_fields().zip(&batch).map(|(f, column)| {
+            if f.is_array() {
+                quote!(let mut #column = #p::ArrayBatch::with_capacity(rows.len());)
+            } else {
+                quote!(let mut #column = ::std::vec::Vec::with_capacity(rows.len());)
+            }
+        });
+        let batch_set = entity.data_fields().zip(&batch).map(|(f, column)| {
+            let method = if f.is_array() {
+                "set_array_batch"
+            } else {
+                "set"
+            };
+            set(entity, f, method, quote!(#column))
+        });
         let patch_values = entity.data_fields().map(|f| {
             let name = f.ident;
             let method = if f.option_inner().is_some() {
@@ -342,7 +354,7 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
                 values
             },
             quote! {
-                #(let mut #batch = ::std::vec::Vec::with_capacity(rows.len());)*
+                #(#batch_new)*
                 for row in rows {
                     #(#batch.push(row.#batch_names);)*
                 }

@@ -238,6 +238,10 @@ fn render_expr(expr: Expr, sql: &mut Dynamic, level: &Level<'_>) {
                 .value(column, values)
                 .push(")");
         }
+        Expr::Element { column, value } => {
+            sql.value(column, value)
+                .write(format_args!(" = ANY({})", level.column(column)));
+        }
         Expr::Like {
             column,
             pattern,

@@ -193,6 +193,21 @@ fn insert_write(
             None if column.role == ColumnRole::Version => "1".to_owned(),
             None => now(column),
             Some(Param::Tenant) => plan.param(Param::Tenant),
+            // One flat array and where each row's array lies in it: `UNNEST` cannot
+            // carry an array per row.
+            Some(param) if many && column.array => {
+                let flat = plan.param(param);
+                let mut bound = |upper| {
+                    arrays.push(plan.param(Param::ArrayBound {
+                        index: column.index,
+                        column: column.name,
+                        upper,
+                    }));
+                    format!("{BATCH}.{}", alias::batch_column(arrays.len()))
+                };
+                let (first, last) = (bound(false), bound(true));
+                format!("CASE WHEN {first} IS NOT NULL THEN ({flat})[{first}:{last}] END")
+            }
             Some(param) if many => {
                 arrays.push(plan.param(param));
                 format!("{BATCH}.{}", alias::batch_column(arrays.len()))
