@@ -5,6 +5,8 @@
 #[path = "real_schemas/arrays.rs"]
 mod arrays;
 mod common;
+#[path = "real_schemas/defaults.rs"]
+mod defaults;
 #[path = "real_schemas/via.rs"]
 mod via;
 

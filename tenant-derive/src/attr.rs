@@ -65,6 +65,8 @@ pub struct FieldAttrs {
     pub rename: Option<LitStr>,
     /// `generated`: the database computes the column; it is read, never written.
     pub generated: Option<Span>,
+    /// `default`: optional in `New…`; `None` lets the database's default apply.
+    pub default: Option<Span>,
 }
 
 fn duplicate(span: Span, key: &str) -> syn::Error {
@@ -151,6 +153,11 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     errors.push(duplicate(meta.path.span(), "generated"));
                 }
                 out.generated = Some(meta.path.span());
+            } else if meta.path.is_ident("default") {
+                if out.default.is_some() {
+                    errors.push(duplicate(meta.path.span(), "default"));
+                }
+                out.default = Some(meta.path.span());
             } else if meta.path.is_ident("rename") {
                 let column: LitStr = meta.value()?.parse()?;
                 if out.rename.is_some() {
@@ -161,7 +168,7 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                 return Err(meta.error(
                     "unknown tenant attribute on a field; expected one of `id`, `tenant_id`, \
                      `created_at`, `updated_at`, `soft_delete`, `version`, \
-                     `belongs_to = Parent`, `generated`, `rename = \"column\"`",
+                     `belongs_to = Parent`, `generated`, `default`, `rename = \"column\"`",
                 ));
             }
             Ok(())

@@ -62,7 +62,19 @@ fn new_struct(entity: &Entity<'_>) -> TokenStream {
     );
     let fields = entity.data_fields().map(|f| {
         let (vis, name, ty) = (f.vis, f.ident, f.ty);
-        let doc = format!("The `{}` column.", f.column());
+        let column = f.column();
+        let (doc, ty) = match (f.attrs.default, f.option_inner()) {
+            (None, _) => (format!("The `{column}` column."), quote!(#ty)),
+            // An optional column stays `Option<T>`: `None` is the default, not `NULL`.
+            (Some(_), Some(_)) => (
+                format!("The `{column}` column; `None` lets the database's default apply."),
+                quote!(#ty),
+            ),
+            (Some(_), None) => (
+                format!("The `{column}` column; `None` lets the database's default apply."),
+                quote!(::core::option::Option<#ty>),
+            ),
+        };
         quote!(#[doc = #doc] #vis #name: #ty)
     });
     quote! {
@@ -170,11 +182,12 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let naive = f.role().is_some() && f.is_naive_time();
         let generated = f.attrs.generated.is_some();
         let array = f.is_array();
+        let default = f.attrs.default.is_some();
         let ty = f.ty;
         quote! {
             #p::ColumnMeta {
                 name: #column, index: #index, role: #role, nullable: #nullable,
-                naive: #naive, generated: #generated, array: #array,
+                naive: #naive, generated: #generated, array: #array, default: #default,
                 sql_type: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::type_info,
                 accepts: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::compatible,
             }

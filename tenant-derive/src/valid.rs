@@ -151,6 +151,30 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
             ));
         }
     }
+    if let Some(span) = field.attrs.default {
+        let clash = match (
+            field.attrs.role,
+            &field.attrs.belongs_to,
+            field.attrs.generated,
+        ) {
+            (Some((role, _)), _, _) => Some(format!(
+                "the library sets a `{}` field itself; it cannot also be `default`",
+                role.keyword()
+            )),
+            (None, Some(_), _) => Some(
+                "a `belongs_to` value is checked against its parent, so it cannot come from a \
+                 database default"
+                    .to_owned(),
+            ),
+            (None, None, Some(_)) => Some(
+                "a `generated` column is never written; it cannot also be `default`".to_owned(),
+            ),
+            (None, None, None) => None,
+        };
+        if let Some(clash) = clash {
+            errors.push(syn::Error::new(span, clash));
+        }
+    }
     if let (Some(parent), Some((role, _))) = (&field.attrs.belongs_to, field.attrs.role) {
         errors.push(syn::Error::new(
             parent.span(),

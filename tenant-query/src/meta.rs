@@ -42,6 +42,8 @@ pub struct ColumnMeta {
     pub generated: bool,
     /// An array column (a `Vec<T>` field other than `Vec<u8>`).
     pub array: bool,
+    /// `#[tenant(default)]`: an insert without a value lets the database's default apply.
+    pub default: bool,
     /// The SQL type the field's Rust type is sent as.
     pub sql_type: fn() -> PgTypeInfo,
     /// Whether the field's Rust type can be read from a column of a given SQL type.
@@ -101,6 +103,7 @@ const STUB_COLUMN: ColumnMeta = ColumnMeta {
     naive: false,
     generated: false,
     array: false,
+    default: false,
     sql_type: <uuid::Uuid as sqlx::Type<sqlx::Postgres>>::type_info,
     accepts: <uuid::Uuid as sqlx::Type<sqlx::Postgres>>::compatible,
 };

@@ -29,7 +29,7 @@ pub struct SchemaCheck<'a> {
     warn_only: bool,
 }
 
-type Column = (String, Oid, String, String, bool, bool);
+type Column = (String, Oid, String, String, bool, bool, bool);
 type Index = (String, bool, bool, Option<String>, Vec<String>);
 type ForeignKey = (String, Vec<String>, Vec<String>, bool);
 
@@ -202,11 +202,17 @@ fn check_column(
     found: &Column,
     problems: &mut Vec<SchemaProblem>,
 ) {
-    let (_, oid, type_name, formatted, not_null, generated) = found;
-    let by_oid = (column.accepts)(&PgTypeInfo::with_oid(*oid));
+    let (_, oid, type_name, formatted, not_null, generated, has_default) = found;
     let expected = (column.sql_type)();
-    // Types declared by name (enums, domains) are matched by name.
-    let by_name = expected.name().eq_ignore_ascii_case(type_name);
+    // An array type's `compatible` asks for its element type, which a bare oid lacks.
+    let by_oid = if column.array {
+        expected.oid() == Some(*oid)
+    } else {
+        (column.accepts)(&PgTypeInfo::with_oid(*oid))
+    };
+    // Types declared by name (enums, domains) are matched by name, arrays as `text[]`.
+    let by_name = expected.name().eq_ignore_ascii_case(type_name)
+        || expected.name().eq_ignore_ascii_case(formatted);
     if !by_oid && !by_name {
         problems.push(SchemaProblem::TypeMismatch {
             table,
@@ -217,6 +223,12 @@ fn check_column(
     }
     if !not_null && !column.nullable {
         problems.push(SchemaProblem::NullableColumn {
+            table,
+            column: column.name,
+        });
+    }
+    if column.default && !has_default {
+        problems.push(SchemaProblem::MissingDefault {
             table,
             column: column.name,
         });

@@ -21,6 +21,7 @@ pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};
 pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_owner, render_select};
 pub use statements::Statements;
+pub(crate) use statements::{Defaults, Inserts};
 pub(crate) use write::{BulkWrite, render_bulk};
 
 use crate::meta::{ColumnMeta, EntityMeta};

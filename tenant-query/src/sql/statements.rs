@@ -1,6 +1,8 @@
 //! The fixed statements of an entity, built once per process from its [`EntityMeta`],
 //! each with its parameter plan.
 
+use std::sync::OnceLock;
+
 use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
 use super::alias::{EXISTING, UPSERTED};
 use super::audit::{Diff, record_cte, record_upsert_cte};
@@ -17,8 +19,11 @@ use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 pub struct Statements {
     pub(crate) find: Statement,
     pub(crate) find_many: Statement,
-    pub(crate) insert: Statement,
-    pub(crate) insert_many: Statement,
+    /// The inserts, for an entity without `default` columns.
+    pub(crate) inserts: Inserts,
+    /// The inserts of an entity with `default` columns, built once their defaults are
+    /// read from the database (see `repo::inserts`).
+    pub(crate) defaulted: OnceLock<Inserts>,
     pub(crate) update: Statement,
     pub(crate) delete: Statement,
     /// For soft-deleting entities only.
@@ -28,10 +33,50 @@ pub struct Statements {
     pub(crate) load_by: Vec<Statement>,
     /// The same, soft-deleted children included.
     pub(crate) load_by_with_deleted: Vec<Statement>,
+}
+
+/// The statements that insert rows: with `default` columns they embed the database's
+/// default expressions, so they are built per set of defaults.
+#[derive(Debug)]
+pub(crate) struct Inserts {
+    pub(crate) insert: Statement,
+    pub(crate) insert_many: Statement,
     /// Per unique key, in declaration order: insert, or update the live row with the key.
     pub(crate) insert_or_update: Vec<Statement>,
     /// Per unique key: insert unless a row has the key.
     pub(crate) insert_or_ignore: Vec<Statement>,
+}
+
+/// The default expressions of an entity's `default` columns, by column position, as the
+/// database reports them (`pg_get_expr`).
+#[derive(Debug, Default)]
+pub(crate) struct Defaults(pub(crate) Vec<Option<String>>);
+
+impl Defaults {
+    fn of(&self, column: &ColumnMeta) -> Option<&str> {
+        self.0.get(column.index)?.as_deref()
+    }
+}
+
+impl Inserts {
+    /// The inserts of `meta`, a `NULL` for a `default` column taking its expression in
+    /// `defaults`.
+    pub(crate) fn new(meta: &EntityMeta, defaults: &Defaults) -> Self {
+        Inserts {
+            insert: insert(meta, false, defaults),
+            insert_many: insert(meta, true, defaults),
+            insert_or_update: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, true, defaults))
+                .collect(),
+            insert_or_ignore: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, false, defaults))
+                .collect(),
+        }
+    }
 }
 
 impl Statements {
@@ -61,8 +106,8 @@ impl Statements {
         Statements {
             find: by_key(meta, "=", None, true),
             find_many: by_key(meta, "= ANY", None, true),
-            insert: insert(meta, false),
-            insert_many: insert(meta, true),
+            inserts: Inserts::new(meta, &Defaults::default()),
+            defaulted: OnceLock::new(),
             update: update(meta),
             delete,
             restore,
@@ -76,16 +121,6 @@ impl Statements {
                 .relations
                 .iter()
                 .map(|r| by_key(meta, "= ANY", Some(r.column), false))
-                .collect(),
-            insert_or_update: meta
-                .unique_keys
-                .iter()
-                .map(|key| upsert(meta, key, true))
-                .collect(),
-            insert_or_ignore: meta
-                .unique_keys
-                .iter()
-                .map(|key| upsert(meta, key, false))
                 .collect(),
         }
     }
@@ -142,13 +177,13 @@ fn audited(
 /// `INSERT` of one row (`VALUES`) or of many (one array per column, through `UNNEST`).
 /// Each `belongs_to` value must name a live parent of the scope's tenant, or nothing is
 /// inserted.
-fn insert(meta: &EntityMeta, many: bool) -> Statement {
+fn insert(meta: &EntityMeta, many: bool, defaults: &Defaults) -> Statement {
     let mut plan = if many {
         Plan::default()
     } else {
         Plan::one_row()
     };
-    let write = insert_write(&mut plan, meta, many, "", Vec::new());
+    let write = insert_write(&mut plan, meta, many, "", Vec::new(), defaults);
     let columns = column_list(meta, None);
     let sql = if meta.audit {
         audited(
@@ -173,6 +208,7 @@ fn insert_write(
     many: bool,
     into_alias: &str,
     mut guards: Vec<String>,
+    defaults: &Defaults,
 ) -> String {
     let mut targets = Vec::new();
     let mut values = Vec::new();
@@ -213,6 +249,12 @@ fn insert_write(
                 format!("{BATCH}.{}", alias::batch_column(arrays.len()))
             }
             Some(param) => plan.param(param),
+        };
+        // `NULL` for a `default` column lets the database's default apply: its expression
+        // is evaluated only then.
+        let value = match defaults.of(column) {
+            Some(default) => format!("COALESCE({value}, {default})"),
+            None => value,
         };
         if let Some(relation) = meta.relation_of(column) {
             let parent = (relation.parent)();
@@ -268,7 +310,7 @@ fn insert_write(
 /// data column to the new values, else `DO NOTHING`. Audited entities lock the existing
 /// row first, so the record says whether the statement inserted or updated, with the
 /// diff of what changed.
-fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
+fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool, defaults: &Defaults) -> Statement {
     let mut plan = Plan::one_row();
     let t = Some(TARGET);
     // Audited, the existing row is read (and locked) before the insert runs: referring to
@@ -279,7 +321,14 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
     } else {
         Vec::new()
     };
-    let write = insert_write(&mut plan, meta, false, &format!(" AS {TARGET}"), before);
+    let write = insert_write(
+        &mut plan,
+        meta,
+        false,
+        &format!(" AS {TARGET}"),
+        before,
+        defaults,
+    );
     // A `via` entity has no tenant column: its key is unique on its own.
     let mut target: Vec<String> = match meta.via {
         None => vec![ident(meta.tenant.name)],
