@@ -444,5 +444,38 @@ fn main() {
             &mut order,
         )
         .await;
+
+        // The cost of `via`: a point lookup whose tenant is proven by an `EXISTS` on the
+        // parent, against the same lookup on a table with a tenant column.
+        let steps = Arc::new(bench.step_ids.clone());
+        let (s1, s2, p1) = (s.clone(), s.clone(), pool.clone());
+        let (t1, t2, i1) = (steps.clone(), steps.clone(), ids.clone());
+        compare(
+            "W12 via point lookup",
+            30,
+            200,
+            vec![
+                contender("library, via", move |i| {
+                    let (s, id) = (s1.clone(), pick(&t1, i));
+                    async move {
+                        assert!(Step::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("library, tenant column", move |i| {
+                    let (s, id) = (s2.clone(), pick(&i1, i));
+                    async move {
+                        assert!(Project::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw, via", move |i| {
+                    let (p, id) = (p1.clone(), pick(&t2, i));
+                    async move {
+                        assert!(raw::find_step(&p, tenant, id).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
     });
 }

@@ -7,6 +7,8 @@ mod arrays;
 mod common;
 #[path = "real_schemas/defaults.rs"]
 mod defaults;
+#[path = "real_schemas/user_types.rs"]
+mod user_types;
 #[path = "real_schemas/via.rs"]
 mod via;
 

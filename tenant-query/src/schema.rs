@@ -264,7 +264,11 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
     let meta = E::meta();
     let name = meta.table;
     let bare = name.rsplit('.').next().unwrap_or(name);
-    let tenant = ident(meta.tenant.name);
+    // Keys lead with the tenant column; a `via` entity has none.
+    let lead = match meta.via {
+        None => format!("{}, ", ident(meta.tenant.name)),
+        Some(_) => String::new(),
+    };
     let mut lines: Vec<String> = meta
         .columns
         .iter()
@@ -282,17 +286,18 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
             )
         })
         .collect();
-    lines.push(format!(
-        "    PRIMARY KEY ({tenant}, {})",
-        ident(meta.id.name)
-    ));
+    lines.push(format!("    PRIMARY KEY ({lead}{})", ident(meta.id.name)));
     for relation in meta.relations {
         let parent = (relation.parent)();
+        let parent_lead = match (meta.via, parent.via) {
+            (None, None) => format!("{}, ", ident(parent.tenant.name)),
+            _ => String::new(),
+        };
+        let own_lead = if parent_lead.is_empty() { "" } else { &lead };
         lines.push(format!(
-            "    FOREIGN KEY ({tenant}, {}) REFERENCES {} ({}, {})",
+            "    FOREIGN KEY ({own_lead}{}) REFERENCES {} ({parent_lead}{})",
             ident(relation.column.name),
             table(parent.table),
-            ident(parent.tenant.name),
             ident(parent.id.name)
         ));
     }
@@ -305,7 +310,7 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
         let fk = relation.column.name;
         let _ = writeln!(
             ddl,
-            "CREATE INDEX {} ON {} ({tenant}, {});",
+            "CREATE INDEX {} ON {} ({lead}{});",
             ident(&format!("{bare}_{fk}_idx")),
             table(name),
             ident(fk)
@@ -320,13 +325,14 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             ddl,
-            "CREATE UNIQUE INDEX {} ON {} ({tenant}, {}){live};",
+            "CREATE UNIQUE INDEX {} ON {} ({lead}{}){live};",
             ident(&format!("{bare}_{}_key", names.join("_"))),
             table(name),
             columns.join(", ")
         );
     }
-    if let Some(setting) = rls_setting {
+    // A `via` table has no tenant column for a policy to compare.
+    if let Some(setting) = rls_setting.filter(|_| meta.via.is_none()) {
         ddl.push_str(&sql::rls::policy(name, meta.tenant.name, setting));
     }
     ddl

@@ -418,3 +418,14 @@ async fn via_entities_refuse_what_needs_a_tenant_column() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn the_generated_ddl_of_a_via_table_has_no_tenant_column() {
+    let ddl = tenant_query::schema::create_table_sql::<Trigger>(Some("app.tenant_id"));
+    assert!(ddl.contains(r#"PRIMARY KEY ("id")"#), "{ddl}");
+    assert!(
+        ddl.contains(r#"FOREIGN KEY ("version_id") REFERENCES "versions" ("id")"#),
+        "{ddl}"
+    );
+    assert!(!ddl.contains("org_id") && !ddl.contains("POLICY"), "{ddl}");
+}

@@ -3,7 +3,8 @@
 //! Identifiers come only from the derive and are always quoted; values are always bound
 //! parameters, numbered only by the statement's plan ([`plan`]). Every statement names the
 //! tenant column of every table it touches, so a tenant-distributed PostgreSQL can route
-//! it to one node.
+//! it to one node; the exception is a table without one (`via`), whose statements prove
+//! the tenant through the parent instead (see [`in_tenant`]).
 
 mod aggregate;
 pub(crate) mod alias;
