@@ -100,6 +100,17 @@ fn via(entity: &Entity<'_>, errors: &mut Errors) {
             "`via` names the relation to the parent that holds the tenant, but `{via}` is not \
              a relation: mark it #[tenant(belongs_to = Parent)]"
         )),
+        Some(f)
+            if f.attrs
+                .belongs_to
+                .as_ref()
+                .is_some_and(|parent| parent.is_ident("Self") || parent.is_ident(entity.ident)) =>
+        {
+            Some(format!(
+                "a row cannot reach its tenant through a row of its own table: `{via}` must \
+                 lead to a parent with a tenant column (or to one that reaches it)"
+            ))
+        }
         Some(f) if f.option_inner().is_some() => Some(format!(
             "a row reaches its tenant through `{via}`, so every row needs a parent: make it \
              `Uuid`, not `Option<Uuid>`"

@@ -40,4 +40,12 @@ pub struct Log {
     #[tenant(belongs_to = Run)] pub workflow_id: Uuid,
 }
 
+// `via` through the entity itself: the chain would never reach a tenant.
+#[derive(TenantEntity)]
+#[tenant(table = "folders", via = parent_id)]
+pub struct Folder {
+    #[tenant(id)] pub id: Uuid,
+    #[tenant(belongs_to = Folder)] pub parent_id: Uuid,
+}
+
 fn main() {}
