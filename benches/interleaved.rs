@@ -470,6 +470,39 @@ fn main() {
         )
         .await;
 
+        // The cost of `via`: a point lookup whose tenant is proven by an `EXISTS` on the
+        // parent, against the same lookup on a table with a tenant column.
+        let steps = Arc::new(bench.step_ids.clone());
+        let (s1, s2, p1) = (s.clone(), s.clone(), pool.clone());
+        let (t1, t2, i1) = (steps.clone(), steps.clone(), ids.clone());
+        compare(
+            "W12 via point lookup",
+            30,
+            200,
+            vec![
+                contender("library, via", move |i| {
+                    let (s, id) = (s1.clone(), pick(&t1, i));
+                    async move {
+                        assert!(Step::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("library, tenant column", move |i| {
+                    let (s, id) = (s2.clone(), pick(&i1, i));
+                    async move {
+                        assert!(Project::find(&s, id).await.unwrap().is_some());
+                    }
+                }),
+                contender("raw, via", move |i| {
+                    let (p, id) = (p1.clone(), pick(&t2, i));
+                    async move {
+                        assert!(raw::find_step(&p, tenant, id).await.is_some());
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
+
         let keys = Arc::new(bench.flag_keys.clone());
         let (s1, p1, k1, k2) = (s.clone(), pool.clone(), keys.clone(), keys.clone());
         compare(
@@ -497,14 +530,14 @@ fn main() {
     });
 }
 
-/// W12: the point lookup of W1 in each placement model (shared tables, a schema of the
+/// W15: the point lookup of W1 in each placement model (shared tables, a schema of the
 /// tenant's own, a database of its own on another server), the library with placements
 /// against hand-written sqlx sending the same prologue (`BEGIN`, `search_path`, fence
 /// check), the query and `COMMIT` on a pool of the same size.
 async fn placed_point_lookups(bench: &Bench, ids: Arc<Vec<Uuid>>, order: &mut Order) {
     use tenant_query::cells::Cells;
     use tenant_query::placement::{MemoryPlacements, Placement, SchemaName, TenantPlacement};
-    if !selected("W12") {
+    if !selected("W15") {
         return;
     }
     let tenant = bench.tenant;
@@ -554,13 +587,13 @@ async fn placed_point_lookups(bench: &Bench, ids: Arc<Vec<Uuid>>, order: &mut Or
     let fence = |home: &str| format!("tenant_query.fence('{key}', '{home}', 0, false)");
     let models = [
         (
-            "W12a placed point lookup, shared tables",
+            "W15a placed point lookup, shared tables",
             TenantPlacement::Shared,
             bench.pool.clone(),
             format!("BEGIN; SELECT {}", fence("shared")),
         ),
         (
-            "W12b placed point lookup, schema per tenant",
+            "W15b placed point lookup, schema per tenant",
             schema,
             bench.pool.clone(),
             format!(
@@ -569,7 +602,7 @@ async fn placed_point_lookups(bench: &Bench, ids: Arc<Vec<Uuid>>, order: &mut Or
             ),
         ),
         (
-            "W12c placed point lookup, database per tenant",
+            "W15c placed point lookup, database per tenant",
             cell,
             cell_pool,
             format!("BEGIN; SELECT {}", fence("shared")),

@@ -2,9 +2,17 @@
 //! columns, optional relations, JSON documents, text search, and requests that know only
 //! a global id. Each test has a second tenant's rows and soft-deleted rows beside its own.
 
+#[path = "real_schemas/arrays.rs"]
+mod arrays;
 mod common;
+#[path = "real_schemas/defaults.rs"]
+mod defaults;
 #[path = "real_schemas/keys.rs"]
 mod keys;
+#[path = "real_schemas/user_types.rs"]
+mod user_types;
+#[path = "real_schemas/via.rs"]
+mod via;
 
 use chrono::{NaiveDateTime, Utc};
 use common::*;

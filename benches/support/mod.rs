@@ -43,6 +43,19 @@ pub struct Task {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A project's step: no tenant column, the project proves the tenant (`via`).
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "steps", via = project_id)]
+pub struct Step {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(belongs_to = Project)]
+    pub project_id: Uuid,
+    pub title: String,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
 /// The bulk-insert target: written, never read by the other workloads.
 #[derive(Debug, Clone, PartialEq, TenantEntity)]
 #[tenant(table = "events")]
@@ -136,6 +149,10 @@ CREATE TABLE tasks (
     done boolean NOT NULL, deleted_at timestamptz,
     PRIMARY KEY (org_id, id)
 );
+CREATE TABLE steps (
+    id uuid PRIMARY KEY, project_id uuid NOT NULL, title text NOT NULL, deleted_at timestamptz
+);
+CREATE INDEX steps_project_idx ON steps (project_id);
 CREATE TABLE events (
     id uuid NOT NULL, org_id uuid NOT NULL, kind text NOT NULL, amount bigint NOT NULL,
     created_at timestamptz NOT NULL,
@@ -197,6 +214,11 @@ INSERT INTO tasks
 SELECT gen_random_uuid(), p.org_id, p.id, 'task ' || n, n % 2 = 0,
        CASE WHEN (abs(hashtext(p.id::text)) + n) % 50 = 0 THEN now() END
 FROM projects AS p, generate_series(1, 10) AS n;
+-- One step per project, the step of every 50th project soft-deleted.
+INSERT INTO steps
+SELECT gen_random_uuid(), p.id, 'step of ' || p.name,
+       CASE WHEN abs(hashtext(p.id::text)) % 50 = 0 THEN now() END
+FROM projects AS p;
 INSERT INTO accounts
 SELECT gen_random_uuid(), ('00000000-0000-0000-0000-' || lpad((i % 10)::text, 12, '0'))::uuid,
        'account ' || i, 0, now()
@@ -264,6 +286,8 @@ pub struct Bench {
     pub ticket_ids: Vec<i64>,
     /// Live flag keys of tenant 1.
     pub flag_keys: Vec<String>,
+    /// Live steps of live projects of `tenant`.
+    pub step_ids: Vec<Uuid>,
     /// A pool of 8 connections as the application role that RLS applies to.
     pub app_pool: sqlx::PgPool,
 }
@@ -322,6 +346,15 @@ impl Bench {
         .fetch_all(&pool)
         .await
         .expect("flag keys");
+        let step_ids = sqlx::query_scalar(
+            "SELECT s.id FROM steps AS s JOIN projects AS p ON p.id = s.project_id \
+             WHERE p.org_id = $1 AND p.deleted_at IS NULL AND s.deleted_at IS NULL \
+             ORDER BY s.id LIMIT 2000",
+        )
+        .bind(tenant)
+        .fetch_all(&pool)
+        .await
+        .expect("step ids");
         let db = TenantDb::new(pool.clone());
         let app_pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
@@ -343,6 +376,7 @@ impl Bench {
             account_ids,
             ticket_ids,
             flag_keys,
+            step_ids,
             app_pool,
         }
     }
@@ -454,6 +488,20 @@ pub mod raw {
         sqlx::query_as(
             "SELECT id, org_id, name, status, created_at, updated_at, deleted_at FROM projects \
              WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    }
+
+    /// A step through its project, as `via` asks: the same `EXISTS`, by hand.
+    pub async fn find_step(pool: &sqlx::PgPool, tenant: Uuid, id: Uuid) -> Option<Step> {
+        sqlx::query_as(
+            "SELECT id, project_id, title, deleted_at FROM steps AS s WHERE id = $2 \
+             AND deleted_at IS NULL AND EXISTS (SELECT 1 FROM projects AS p \
+             WHERE p.id = s.project_id AND p.org_id = $1 AND p.deleted_at IS NULL)",
         )
         .bind(tenant)
         .bind(id)

@@ -140,6 +140,22 @@ impl Field<'_> {
         last_segment(ty).is_some_and(|s| s.ident == "NaiveDateTime")
     }
 
+    /// Whether the field is an array column: `Vec<T>` or `Option<Vec<T>>`, except
+    /// `Vec<u8>` (`bytea`).
+    pub fn is_array(&self) -> bool {
+        let ty = self.option_inner().unwrap_or(self.ty);
+        let Some(segment) = last_segment(ty).filter(|s| s.ident == "Vec") else {
+            return false;
+        };
+        match &segment.arguments {
+            syn::PathArguments::AngleBracketed(args) if args.args.len() == 1 => {
+                !matches!(&args.args[0], syn::GenericArgument::Type(t)
+                    if last_segment(t).is_some_and(|s| s.ident == "u8"))
+            }
+            _ => false,
+        }
+    }
+
     /// `T` when the field is `Option<T>`.
     pub fn option_inner(&self) -> Option<&Type> {
         option_inner(self.ty)

@@ -3,7 +3,7 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Attribute, LitStr, Path};
+use syn::{Attribute, Ident, LitStr, Path};
 
 /// Attributes on the struct.
 #[derive(Default)]
@@ -16,6 +16,9 @@ pub struct EntityAttrs {
     pub unique: Vec<LitStr>,
     /// `migrations = "dir"`: where the migrations the schema check replays are.
     pub migrations: Option<LitStr>,
+    /// `via = parent_id`: the table has no tenant column and reaches its tenant through
+    /// the parent this `belongs_to` field names.
+    pub via: Option<Ident>,
 }
 
 /// The part a field plays; at most one per field.
@@ -62,7 +65,8 @@ pub struct FieldAttrs {
     pub rename: Option<LitStr>,
     /// `generated`: the database computes the column; it is read, never written.
     pub generated: Option<Span>,
-    /// `default`: the database's default applies (on the id: the database makes it).
+    /// `default`: on a data field, optional in `New…` (`None` lets the database's default
+    /// apply); on the id, the database makes it.
     pub default: Option<Span>,
 }
 
@@ -95,10 +99,16 @@ pub fn entity(attrs: &[Attribute]) -> syn::Result<EntityAttrs> {
                     errors.push(duplicate(meta.path.span(), "migrations"));
                 }
                 out.migrations = Some(value);
+            } else if meta.path.is_ident("via") {
+                let value: Ident = meta.value()?.parse()?;
+                if out.via.is_some() {
+                    errors.push(duplicate(meta.path.span(), "via"));
+                }
+                out.via = Some(value);
             } else {
                 return Err(meta.error(
                     "unknown tenant attribute on a struct; expected `table = \"...\"`, `audit`, \
-                     `unique = \"column, ...\"` or `migrations = \"dir\"`",
+                     `unique = \"column, ...\"`, `migrations = \"dir\"` or `via = parent_id`",
                 ));
             }
             Ok(())

@@ -48,6 +48,16 @@ fn expand(entity: &Entity<'_>, stub: bool) -> TokenStream {
 
 /// The type of the field playing `role` (`Uuid` when it is missing or unusable, in a stub).
 fn key_type(entity: &Entity<'_>, role: Role) -> TokenStream {
+    // A `via` entity's tenants are its parent's.
+    let via_parent = entity
+        .attrs
+        .via
+        .as_ref()
+        .and_then(|via| entity.fields.iter().find(|f| f.ident == via))
+        .and_then(|f| f.attrs.belongs_to.as_ref());
+    if let (Role::TenantId, Some(parent)) = (role, via_parent) {
+        return quote!(<#parent as ::tenant_query::TenantEntity>::Tenant);
+    }
     match entity.field(role) {
         Some(field) if option_inner(field.ty).is_none() => {
             let ty = field.ty;
@@ -91,7 +101,19 @@ fn new_struct(entity: &Entity<'_>) -> TokenStream {
     };
     let fields = caller_id.into_iter().chain(entity.data_fields()).map(|f| {
         let (vis, name, ty) = (f.vis, f.ident, f.ty);
-        let doc = format!("The `{}` column.", f.column());
+        let column = f.column();
+        let (doc, ty) = match (f.attrs.default, f.option_inner()) {
+            (None, _) => (format!("The `{column}` column."), quote!(#ty)),
+            // An optional column stays `Option<T>`: `None` is the default, not `NULL`.
+            (Some(_), Some(_)) => (
+                format!("The `{column}` column; `None` lets the database's default apply."),
+                quote!(#ty),
+            ),
+            (Some(_), None) => (
+                format!("The `{column}` column; `None` lets the database's default apply."),
+                quote!(::core::option::Option<#ty>),
+            ),
+        };
         quote!(#[doc = #doc] #vis #name: #ty)
     });
     quote! {
@@ -200,11 +222,14 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         // The database writes it: a generated column, or an id it makes.
         let generated = f.attrs.generated.is_some()
             || (f.role() == Some(Role::Id) && entity.id_source() == IdSource::Database);
+        let array = f.is_array();
+        // A data column whose database default applies when `New…` leaves it `None`.
+        let default = f.attrs.default.is_some() && f.role().is_none();
         let ty = f.ty;
         quote! {
             #p::ColumnMeta {
                 name: #column, index: #index, role: #role, nullable: #nullable,
-                naive: #naive, generated: #generated,
+                naive: #naive, generated: #generated, array: #array, default: #default,
                 sql_type: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::type_info,
                 accepts: <#ty as #p::sqlx::Type<#p::sqlx::Postgres>>::compatible,
             }
@@ -221,7 +246,30 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
         let i = entity.field(role).map_or(0, |f| index_of(entity, f));
         quote!(&COLUMNS[#i])
     };
-    let (id, tenant) = (required(Role::Id), required(Role::TenantId));
+    // A `via` entity's tenant stands for the foreign key to its parent (see `EntityMeta`).
+    let via_field = entity
+        .attrs
+        .via
+        .as_ref()
+        .and_then(|via| entity.fields.iter().find(|f| f.ident == via));
+    let tenant = match via_field {
+        Some(f) => {
+            let i = index_of(entity, f);
+            quote!(&COLUMNS[#i])
+        }
+        None => required(Role::TenantId),
+    };
+    let via = match via_field.and_then(|via| {
+        entity
+            .fields
+            .iter()
+            .filter(|f| f.attrs.belongs_to.is_some())
+            .position(|f| std::ptr::eq(f, via))
+    }) {
+        Some(k) => quote!(::core::option::Option::Some(&RELATIONS[#k])),
+        None => quote!(::core::option::Option::None),
+    };
+    let id = required(Role::Id);
     let (created_at, updated_at, soft_delete, version) = (
         role(Role::CreatedAt),
         role(Role::UpdatedAt),
@@ -248,16 +296,18 @@ fn meta(entity: &Entity<'_>) -> TokenStream {
     quote! {
         {
             const COLUMNS: &[#p::ColumnMeta] = &[#(#columns),*];
+            const RELATIONS: &[#p::RelationMeta] = &[#(#relations),*];
             #p::EntityMeta {
                 table: #table,
                 columns: COLUMNS,
                 id: #id,
                 tenant: #tenant,
+                via: #via,
                 created_at: #created_at,
                 updated_at: #updated_at,
                 soft_delete: #soft_delete,
                 version: #version,
-                relations: &[#(#relations),*],
+                relations: RELATIONS,
                 unique_keys: &[#(#unique_keys),*],
                 audit: #audit,
             }
@@ -308,10 +358,21 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             .map(|f| format_ident!("__{}", f.ident.unraw_name()))
             .collect();
         let batch_names = entity.data_fields().map(|f| f.ident);
-        let batch_set = entity
-            .data_fields()
-            .zip(&batch)
-            .map(|(f, column)| set(entity, f, "set", quote!(#column)));
+        let batch_new = entity.data_fields().zip(&batch).map(|(f, column)| {
+            if f.is_array() {
+                quote!(let mut #column = #p::ArrayBatch::with_capacity(rows.len());)
+            } else {
+                quote!(let mut #column = ::std::vec::Vec::with_capacity(rows.len());)
+            }
+        });
+        let batch_set = entity.data_fields().zip(&batch).map(|(f, column)| {
+            let method = if f.is_array() {
+                "set_array_batch"
+            } else {
+                "set"
+            };
+            set(entity, f, method, quote!(#column))
+        });
         let patch_values = entity.data_fields().map(|f| {
             let name = f.ident;
             let method = if f.option_inner().is_some() {
@@ -350,7 +411,7 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
                 values
             },
             quote! {
-                #(let mut #batch = ::std::vec::Vec::with_capacity(rows.len());)*
+                #(#batch_new)*
                 for row in rows {
                     #(#batch.push(row.#batch_names);)*
                 }
@@ -369,8 +430,11 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let tenant_of = match (stub, entity.field(Role::TenantId)) {
         (false, Some(tenant)) => {
             let tenant = tenant.ident;
-            cloned(quote!(self.#tenant))
+            let tenant = cloned(quote!(self.#tenant));
+            quote!(::core::option::Option::Some(#tenant))
         }
+        // A `via` row does not carry its tenant.
+        (false, None) => quote!(::core::option::Option::None),
         _ => never(),
     };
     let tenant_ty = key_type(entity, Role::TenantId);
@@ -399,7 +463,7 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
                 #statements
             }
 
-            fn tenant_of(&self) -> #tenant_ty {
+            fn tenant_of(&self) -> ::core::option::Option<#tenant_ty> {
                 #tenant_of
             }
 

@@ -19,6 +19,8 @@ pub struct Column {
     pub ty: String,
     pub not_null: bool,
     pub generated: bool,
+    /// Whether the column has a `DEFAULT`.
+    pub default: bool,
 }
 
 /// A foreign key of a table.
@@ -153,12 +155,14 @@ fn column(def: &ColumnDef) -> (String, Column, Vec<ForeignKey>, bool) {
         ty: normalise_type(&def.data_type.to_string()),
         not_null: false,
         generated: false,
+        default: false,
     };
     let mut foreign_keys = Vec::new();
     let mut primary = false;
     for option in &def.options {
         match &option.option {
             ColumnOption::NotNull => column.not_null = true,
+            ColumnOption::Default(_) => column.default = true,
             ColumnOption::Null => column.not_null = false,
             ColumnOption::PrimaryKey(_) => {
                 primary = true;
@@ -308,8 +312,8 @@ impl Table {
                     AlterColumnOperation::SetDataType { data_type, .. } => {
                         column.ty = normalise_type(&data_type.to_string());
                     }
-                    AlterColumnOperation::SetDefault { .. } | AlterColumnOperation::DropDefault => {
-                    }
+                    AlterColumnOperation::SetDefault { .. } => column.default = true,
+                    AlterColumnOperation::DropDefault => column.default = false,
                     other => return Some(other.to_string()),
                 }
             }

@@ -248,6 +248,16 @@ fn check_field(field: &Field<'_>, table: &Table, errors: &mut Errors) {
             format!("`{name}` may be NULL (per {}): {what}", table.file),
         ));
     }
+    if let (Some(span), false) = (field.attrs.default, column.default) {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`{name}` is marked `default`, but the migrations give it no default (per {}): \
+                 add `DEFAULT <expression>` to the column",
+                table.file
+            ),
+        ));
+    }
     if field.attrs.generated.is_some() != column.generated {
         errors.push(syn::Error::new(
             field.column_span(),

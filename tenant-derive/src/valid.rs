@@ -29,6 +29,7 @@ pub fn check(entity: &Entity<'_>) -> syn::Result<()> {
         )),
     }
     roles(entity, &mut errors);
+    via(entity, &mut errors);
     unique_keys(entity, &mut errors);
     let mut columns: HashMap<String, Span> = HashMap::new();
     for field in &entity.fields {
@@ -60,6 +61,7 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
     ] {
         let mut fields = entity.fields.iter().filter(|f| f.role() == Some(role));
         match fields.next() {
+            None if role == Role::TenantId && entity.attrs.via.is_some() => {}
             None if matches!(role, Role::Id | Role::TenantId) => errors.push(syn::Error::new(
                 entity.ident.span(),
                 format!(
@@ -75,6 +77,48 @@ fn roles(entity: &Entity<'_>, errors: &mut Errors) {
                 format!("only one field can be `{}`", role.keyword()),
             ));
         }
+    }
+}
+
+/// `via = parent_id` names a required `belongs_to` field, and replaces the tenant column.
+fn via(entity: &Entity<'_>, errors: &mut Errors) {
+    let Some(via) = &entity.attrs.via else { return };
+    if let Some(tenant) = entity.field(Role::TenantId) {
+        errors.push(syn::Error::new(
+            via.span(),
+            format!(
+                "`via` is for a table without a tenant column, but `{}` is `tenant_id`: \
+                 keep the tenant column (the better schema) and remove `via`",
+                tenant.ident
+            ),
+        ));
+    }
+    let field = entity.fields.iter().find(|f| f.ident == via);
+    let problem = match field {
+        None => Some(format!("`{via}` is not a field of this entity")),
+        Some(f) if f.attrs.belongs_to.is_none() => Some(format!(
+            "`via` names the relation to the parent that holds the tenant, but `{via}` is not \
+             a relation: mark it #[tenant(belongs_to = Parent)]"
+        )),
+        Some(f)
+            if f.attrs
+                .belongs_to
+                .as_ref()
+                .is_some_and(|parent| parent.is_ident("Self") || parent.is_ident(entity.ident)) =>
+        {
+            Some(format!(
+                "a row cannot reach its tenant through a row of its own table: `{via}` must \
+                 lead to a parent with a tenant column (or to one that reaches it)"
+            ))
+        }
+        Some(f) if f.option_inner().is_some() => Some(format!(
+            "a row reaches its tenant through `{via}`, so every row needs a parent: make it \
+             `Uuid`, not `Option<Uuid>`"
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
+        errors.push(syn::Error::new(via.span(), problem));
     }
 }
 
@@ -123,18 +167,28 @@ fn field_type(field: &Field<'_>, errors: &mut Errors) {
         }
     }
     if let Some(span) = field.attrs.default {
-        let clash = match (field.attrs.role, &field.attrs.belongs_to) {
-            (Some((Role::Id, _)), _) | (None, None) => None,
-            (Some((role, _)), _) => Some(role.keyword()),
-            (None, Some(_)) => Some("belongs_to"),
+        let clash = match (
+            field.attrs.role,
+            &field.attrs.belongs_to,
+            field.attrs.generated,
+        ) {
+            (Some((Role::Id, _)), _, _) => None,
+            (Some((role, _)), _, _) => Some(format!(
+                "the library sets a `{}` field itself; it cannot also be `default`",
+                role.keyword()
+            )),
+            (None, Some(_), _) => Some(
+                "a `belongs_to` value is checked against its parent, so it cannot come from a \
+                 database default"
+                    .to_owned(),
+            ),
+            (None, None, Some(_)) => Some(
+                "a `generated` column is never written; it cannot also be `default`".to_owned(),
+            ),
+            (None, None, None) => None,
         };
         if let Some(clash) = clash {
-            errors.push(syn::Error::new(
-                span,
-                format!(
-                    "`default` applies to the id or to a data column; the library writes a `{clash}` column itself"
-                ),
-            ));
+            errors.push(syn::Error::new(span, clash));
         }
     }
     if let (Some(parent), Some((role, _))) = (&field.attrs.belongs_to, field.attrs.role) {

@@ -216,8 +216,12 @@ impl TenantDb {
 
     /// Applies [`rls::policy_sql`] for `E` with this database's RLS setting (run it as
     /// the table's owner, typically at migration time); [`Error::Configuration`] when RLS
-    /// mode is off.
+    /// mode is off or `E` reaches its tenant through a parent (`via`: it has no tenant
+    /// column for a policy to compare).
     pub async fn enable_row_level_security<E: TenantEntity>(&self) -> Result<()> {
+        if E::META.via.is_some() {
+            return Err(via_refused(E::META.table, "a row-level security policy"));
+        }
         rls::apply_policy(&self.backend, rls::entity_target(E::meta())).await
     }
 
@@ -352,6 +356,9 @@ impl<'a> CrossTenant<'a> {
                     .into(),
             ));
         }
+        if E::META.via.is_some() {
+            return Err(via_refused(E::META.table, "owner_of"));
+        }
         let (statement, args) = sql::render_owner(E::meta(), Box::new(id)).bind(None)?;
         let owners: Vec<(E::Tenant,)> =
             Route::unscoped(self.backend, Summary::select(E::META.table))
@@ -365,4 +372,15 @@ impl<'a> CrossTenant<'a> {
             }),
         }
     }
+}
+
+/// What a `via` entity cannot have: it has no tenant column of its own.
+fn via_refused(table: &str, what: &str) -> Error {
+    Error::Configuration(
+        format!(
+            "`{table}` reaches its tenant through a parent (`via`) and has no tenant column, so \
+             {what} cannot apply to it: use its parent's, or add the tenant column"
+        )
+        .into(),
+    )
 }

@@ -65,8 +65,8 @@ pub trait Generated {
     /// The entity's fixed statements, built once per process.
     fn statements() -> &'static Statements;
 
-    /// The row's tenant.
-    fn tenant_of(&self) -> <Self as TenantEntity>::Tenant
+    /// The row's tenant; `None` for an entity that reaches its tenant through a parent.
+    fn tenant_of(&self) -> Option<<Self as TenantEntity>::Tenant>
     where
         Self: TenantEntity;
 

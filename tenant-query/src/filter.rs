@@ -232,6 +232,54 @@ impl<E, N> Column<E, String, N> {
     }
 }
 
+/// Array columns (`text[]`, `uuid[]`, `int8[]`, ...: a `Vec<T>` field).
+impl<E, T, N> Column<E, Vec<T>, N>
+where
+    T: SqlValue + sqlx::postgres::PgHasArrayType + 'static,
+    Vec<T>: SqlValue,
+{
+    /// The array holds every one of `values` (`column @> $n`).
+    ///
+    /// ```
+    /// # use tenant_query::prelude::*;
+    /// # #[derive(Debug, Clone, TenantEntity)] #[tenant(table = "posts")]
+    /// # pub struct Post { #[tenant(id)] pub id: uuid::Uuid, #[tenant(tenant_id)] pub org_id: uuid::Uuid, pub tags: Vec<String> }
+    /// let both = Post::query().filter(Post::TAGS.contains(["rust", "sql"]));
+    /// let either = Post::query().filter(Post::TAGS.overlaps(["rust", "sql"]));
+    /// let one = Post::query().filter(Post::TAGS.any_eq("rust"));
+    /// # let _ = (both, either, one);
+    /// ```
+    pub fn contains<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
+        self.array_compare(CompareOp::Contains, values)
+    }
+
+    /// The array shares at least one element with `values` (`column && $n`).
+    pub fn overlaps<V: IntoValue<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<E> {
+        self.array_compare(CompareOp::Overlaps, values)
+    }
+
+    /// One element of the array is `value` (`$n = ANY(column)`).
+    pub fn any_eq(self, value: impl IntoValue<T>) -> Filter<E> {
+        Filter::new(Expr::Element {
+            column: self.name,
+            value: Box::new(value.into_value()),
+        })
+    }
+
+    fn array_compare<V: IntoValue<T>>(
+        self,
+        op: CompareOp,
+        values: impl IntoIterator<Item = V>,
+    ) -> Filter<E> {
+        let values: Vec<T> = values.into_iter().map(IntoValue::into_value).collect();
+        Filter::new(Expr::Compare {
+            column: self.name,
+            op,
+            value: Box::new(values),
+        })
+    }
+}
+
 impl<E, N> Column<E, serde_json::Value, N> {
     /// The JSON document contains `value` at its top level (`column @> $n`, `jsonb`).
     pub fn json_contains(self, value: serde_json::Value) -> Filter<E> {
@@ -367,6 +415,11 @@ pub(crate) enum Expr {
         column: &'static str,
         values: Box<dyn BindOnce>,
     },
+    /// `value = ANY(column)`, for an array column.
+    Element {
+        column: &'static str,
+        value: Box<dyn BindOnce>,
+    },
     Like {
         column: &'static str,
         pattern: Box<dyn BindOnce>,
@@ -415,6 +468,8 @@ pub(crate) enum CompareOp {
     Ge,
     /// `@>`: a `jsonb` value contains another.
     Contains,
+    /// Arrays sharing an element.
+    Overlaps,
 }
 
 impl CompareOp {
@@ -427,6 +482,7 @@ impl CompareOp {
             CompareOp::Gt => ">",
             CompareOp::Ge => ">=",
             CompareOp::Contains => "@>",
+            CompareOp::Overlaps => "&&",
         }
     }
 }

@@ -184,7 +184,7 @@ pub mod __private_v0_1 {
         pub use crate::repo::*;
     }
     pub use crate::sql::Statements;
-    pub use crate::value::Values;
+    pub use crate::value::{ArrayBatch, Values};
     pub use sqlx;
     pub use std::sync::LazyLock;
     pub use uuid::Uuid;

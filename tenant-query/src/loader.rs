@@ -212,8 +212,16 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     /// Caches `row` (for example the row a write returned), replacing what was cached;
     /// a row of another tenant is refused with [`Error::InvalidInput`].
     pub fn prime(&self, row: E) -> Result<()> {
-        // The scope's tenant is the only one whose rows the cache may hold.
-        if row.tenant_of() != *self.shared.source.tenant() {
+        // The scope's tenant is the only one whose rows the cache may hold; a `via` row
+        // does not say its tenant, so it cannot be proven without a query.
+        if E::META.via.is_some() {
+            return Err(Error::invalid_input(
+                "tenant_id",
+                "the row reaches its tenant through a parent, which a loader cannot check \
+                 without a query: load it instead",
+            ));
+        }
+        if row.tenant_of().as_ref() != Some(self.shared.source.tenant()) {
             return Err(Error::invalid_input(
                 "tenant_id",
                 "the row belongs to another tenant than the loader's scope",

@@ -95,18 +95,59 @@ pub async fn find_many<'c, E: TenantEntity>(
     Ok(found.into_iter().map(|row| (row.id(), row)).collect())
 }
 
+/// The insert statements of `E`: for an entity with `default` columns, built on first use
+/// with the default expressions the database reports (once per process: the statements
+/// stay fixed, and each `NULL` for such a column becomes `COALESCE($n, <default>)`, which
+/// evaluates the default only when it applies). [`Error::Configuration`] when a `default`
+/// column has no default in the database.
+async fn inserts<E: TenantEntity>(db: &mut Scoped<'_, E::Tenant>) -> Result<&'static sql::Inserts> {
+    let statements = E::statements();
+    let meta = E::meta();
+    if !meta.columns.iter().any(|c| c.default) {
+        return Ok(&statements.inserts);
+    }
+    if let Some(inserts) = statements.defaulted.get() {
+        return Ok(inserts);
+    }
+    let (statement, args) = sql::catalog::defaults(meta.table).bind(None)?;
+    let found: Vec<(String, String)> = Route::new(db.reborrow(), Summary::select("pg_catalog"))
+        .fetch_all(AssertSqlSafe(statement.into_sql()), args)
+        .await?;
+    let mut defaults = Vec::with_capacity(meta.columns.len());
+    for column in meta.columns {
+        let expression = found.iter().find(|(name, _)| name == column.name);
+        match (column.default, expression) {
+            (true, Some((_, expression))) => defaults.push(Some(expression.clone())),
+            (true, None) => {
+                return Err(Error::Configuration(
+                    format!(
+                        "`{}.{}` is marked `#[tenant(default)]` but has no default in the \
+                         database: add `DEFAULT <expression>` to the column",
+                        meta.table, column.name
+                    )
+                    .into(),
+                ));
+            }
+            (false, _) => defaults.push(None),
+        }
+    }
+    Ok(statements
+        .defaulted
+        .get_or_init(|| sql::Inserts::new(meta, &sql::Defaults(defaults))))
+}
+
 /// Inserts `new` with its id (a fresh UUIDv7, the caller's or the database's), the
-/// scope's tenant and the current time. A
-/// `belongs_to` value that names no live parent of the scope's tenant inserts nothing and
-/// is [`Error::ForeignKey`].
+/// scope's tenant and the current time. A `belongs_to` value that names no live parent of
+/// the scope's tenant inserts nothing and is [`Error::ForeignKey`].
 pub async fn insert<'c, E: TenantEntity>(
     db: impl TenantExecutor<'c, E::Tenant>,
     new: E::New,
 ) -> Result<E> {
-    let db = db.into_scoped();
+    let mut db = db.into_scoped();
+    let statement = &inserts::<E>(&mut db).await?.insert;
     let key = E::key_of_new(&new);
     let input = Input::maybe_key(db.any_scope(), key).with_data(E::new_values(new));
-    row(db, &E::statements().insert, Operation::Insert, input)
+    row(db, statement, Operation::Insert, input)
         .await?
         .ok_or(Error::ForeignKey { constraint: None })
 }
@@ -121,7 +162,8 @@ pub async fn insert_many<'c, E: TenantEntity>(
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let db = db.into_scoped();
+    let mut db = db.into_scoped();
+    let statement = &inserts::<E>(&mut db).await?.insert_many;
     let count = new.len();
     // Ids made by the database are not known here: rows then come back in the order the
     // statement inserted them, which is input order.
@@ -134,8 +176,7 @@ pub async fn insert_many<'c, E: TenantEntity>(
             .collect()
     });
     let input = Input::maybe_key(db.any_scope(), ids).with_data(E::new_many_values(new));
-    let mut inserted: Vec<E> =
-        rows(db, &E::statements().insert_many, Operation::Insert, input).await?;
+    let mut inserted: Vec<E> = rows(db, statement, Operation::Insert, input).await?;
     if inserted.len() != count {
         return Err(Error::ForeignKey { constraint: None });
     }
@@ -186,7 +227,7 @@ pub async fn insert_or_update<'c, E: TenantEntity>(
     new: E::New,
 ) -> Result<E> {
     let mut db = db.into_scoped();
-    let statement = upsert_statement::<E>(&E::statements().insert_or_update, key)?;
+    let statement = upsert_statement::<E>(&inserts::<E>(&mut db).await?.insert_or_update, key)?;
     for _ in 0..UPSERT_ATTEMPTS {
         let key = E::key_of_new(&new);
         let mut values = E::new_values(new.clone());
@@ -216,7 +257,7 @@ pub async fn insert_or_ignore<'c, E: TenantEntity>(
     new: E::New,
 ) -> Result<Option<E>> {
     let mut db = db.into_scoped();
-    let statement = upsert_statement::<E>(&E::statements().insert_or_ignore, key)?;
+    let statement = upsert_statement::<E>(&inserts::<E>(&mut db).await?.insert_or_ignore, key)?;
     let key = E::key_of_new(&new);
     let mut values = E::new_values(new);
     let parents = values.take_parents();

@@ -14,7 +14,10 @@ use crate::trace::Summary;
 pub use crate::isolation::{IsolationProblem, IsolationReport};
 
 /// The DDL that enables and forces RLS on `E`'s table and creates its tenant policy
-/// (`USING` and `WITH CHECK`) reading `setting`; for migrations. Idempotent.
+/// (`USING` and `WITH CHECK`) reading `setting`; for migrations. Idempotent. Not for an
+/// entity that reaches its tenant through a parent (`via`): it has no tenant column to
+/// compare, and [`TenantDb::enable_row_level_security`](crate::TenantDb::enable_row_level_security)
+/// refuses it.
 ///
 /// ```
 /// # use tenant_query::prelude::*;

@@ -29,7 +29,7 @@ pub struct SchemaCheck<'a> {
     warn_only: bool,
 }
 
-type Column = (String, Oid, String, String, bool, bool);
+type Column = (String, Oid, String, String, bool, bool, bool);
 type Index = (String, bool, bool, Option<String>, Vec<String>);
 type ForeignKey = (String, Vec<String>, Vec<String>, bool);
 
@@ -106,8 +106,10 @@ impl<'a> SchemaCheck<'a> {
             check_column(table, column, found, problems);
         }
         let indexes: Vec<Index> = self.read(sql::catalog::indexes(table)).await?;
-        let tenant = meta.tenant.name;
+        // A `via` entity has no tenant column: its parent's key proves the tenant.
+        let tenant = meta.via.is_none().then_some(meta.tenant.name);
         for (name, unique, _, _, index_columns) in &indexes {
+            let Some(tenant) = tenant else { break };
             if *unique && !index_columns.iter().any(|c| c == tenant) {
                 problems.push(SchemaProblem::KeyWithoutTenant {
                     table,
@@ -133,7 +135,7 @@ impl<'a> SchemaCheck<'a> {
                         .map(String::as_str)
                         .zip(k.2.iter().map(String::as_str))
                         .collect();
-                pairs.contains(&(tenant, parent.tenant.name))
+                tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
                     && pairs.contains(&(fk, parent.id.name))
             };
             for key in own.iter().filter(|k| !scoped(k)) {
@@ -143,7 +145,10 @@ impl<'a> SchemaCheck<'a> {
                     constraint: key.0.clone(),
                 });
             }
-            let leads = |c: &Vec<String>| c.len() >= 2 && c[0] == tenant && c[1] == fk;
+            let leads = |c: &Vec<String>| match tenant {
+                Some(tenant) => c.len() >= 2 && c[0] == tenant && c[1] == fk,
+                None => c.first().is_some_and(|c| c == fk),
+            };
             if !indexes.iter().any(|i| leads(&i.4)) {
                 problems.push(SchemaProblem::MissingLoaderIndex { table, column: fk });
             }
@@ -162,7 +167,7 @@ impl<'a> SchemaCheck<'a> {
         let live = meta.soft_delete.map(|sd| format!("({} IS NULL)", sd.name));
         for key in meta.unique_keys {
             let mut wanted: Vec<&str> = key.iter().map(|c| c.name).collect();
-            wanted.push(tenant);
+            wanted.extend(tenant);
             wanted.sort_unstable();
             let candidates: Vec<&Option<String>> = indexes
                 .iter()
@@ -197,11 +202,17 @@ fn check_column(
     found: &Column,
     problems: &mut Vec<SchemaProblem>,
 ) {
-    let (_, oid, type_name, formatted, not_null, generated) = found;
-    let by_oid = (column.accepts)(&PgTypeInfo::with_oid(*oid));
+    let (_, oid, type_name, formatted, not_null, generated, has_default) = found;
     let expected = (column.sql_type)();
-    // Types declared by name (enums, domains) are matched by name.
-    let by_name = expected.name().eq_ignore_ascii_case(type_name);
+    // An array type's `compatible` asks for its element type, which a bare oid lacks.
+    let by_oid = if column.array {
+        expected.oid() == Some(*oid)
+    } else {
+        (column.accepts)(&PgTypeInfo::with_oid(*oid))
+    };
+    // Types declared by name (enums, domains) are matched by name, arrays as `text[]`.
+    let by_name = expected.name().eq_ignore_ascii_case(type_name)
+        || expected.name().eq_ignore_ascii_case(formatted);
     if !by_oid && !by_name {
         problems.push(SchemaProblem::TypeMismatch {
             table,
@@ -212,6 +223,12 @@ fn check_column(
     }
     if !not_null && !column.nullable {
         problems.push(SchemaProblem::NullableColumn {
+            table,
+            column: column.name,
+        });
+    }
+    if column.default && !has_default {
+        problems.push(SchemaProblem::MissingDefault {
             table,
             column: column.name,
         });
@@ -247,7 +264,11 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
     let meta = E::meta();
     let name = meta.table;
     let bare = name.rsplit('.').next().unwrap_or(name);
-    let tenant = ident(meta.tenant.name);
+    // Keys lead with the tenant column; a `via` entity has none.
+    let lead = match meta.via {
+        None => format!("{}, ", ident(meta.tenant.name)),
+        Some(_) => String::new(),
+    };
     let mut lines: Vec<String> = meta
         .columns
         .iter()
@@ -265,17 +286,18 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
             )
         })
         .collect();
-    lines.push(format!(
-        "    PRIMARY KEY ({tenant}, {})",
-        ident(meta.id.name)
-    ));
+    lines.push(format!("    PRIMARY KEY ({lead}{})", ident(meta.id.name)));
     for relation in meta.relations {
         let parent = (relation.parent)();
+        let parent_lead = match (meta.via, parent.via) {
+            (None, None) => format!("{}, ", ident(parent.tenant.name)),
+            _ => String::new(),
+        };
+        let own_lead = if parent_lead.is_empty() { "" } else { &lead };
         lines.push(format!(
-            "    FOREIGN KEY ({tenant}, {}) REFERENCES {} ({}, {})",
+            "    FOREIGN KEY ({own_lead}{}) REFERENCES {} ({parent_lead}{})",
             ident(relation.column.name),
             table(parent.table),
-            ident(parent.tenant.name),
             ident(parent.id.name)
         ));
     }
@@ -288,7 +310,7 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
         let fk = relation.column.name;
         let _ = writeln!(
             ddl,
-            "CREATE INDEX {} ON {} ({tenant}, {});",
+            "CREATE INDEX {} ON {} ({lead}{});",
             ident(&format!("{bare}_{fk}_idx")),
             table(name),
             ident(fk)
@@ -303,13 +325,14 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             ddl,
-            "CREATE UNIQUE INDEX {} ON {} ({tenant}, {}){live};",
+            "CREATE UNIQUE INDEX {} ON {} ({lead}{}){live};",
             ident(&format!("{bare}_{}_key", names.join("_"))),
             table(name),
             columns.join(", ")
         );
     }
-    if let Some(setting) = rls_setting {
+    // A `via` table has no tenant column for a policy to compare.
+    if let Some(setting) = rls_setting.filter(|_| meta.via.is_none()) {
         let (_, column, sql_type) = crate::rls::entity_target(meta);
         ddl.push_str(&sql::rls::policy(
             name,

@@ -46,6 +46,13 @@ pub enum SchemaProblem {
         /// Whether the database generates the column.
         generated_in_database: bool,
     },
+    /// The field is `default`, but the column has no default in the database.
+    MissingDefault {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+    },
     /// A primary key or unique index does not include the tenant column: it makes values
     /// unique across tenants (one tenant's row blocks another's), and a tenant-distributed
     /// PostgreSQL cannot enforce it.
@@ -126,6 +133,10 @@ impl fmt::Display for SchemaProblem {
             SchemaProblem::NullableColumn { table, column } => write!(
                 f,
                 "`{table}.{column}` may be NULL, but its field is not an `Option`"
+            ),
+            SchemaProblem::MissingDefault { table, column } => write!(
+                f,
+                "`{table}.{column}` is marked `default`, but the column has no default: add `DEFAULT <expression>`"
             ),
             SchemaProblem::GeneratedMismatch {
                 table,

@@ -196,6 +196,10 @@ pub struct Values {
 #[derive(Default)]
 struct Slot {
     value: Option<Box<dyn BindOnce>>,
+    /// For an array column of a batch: where each row's array lies in the one flat array
+    /// bound as `value` (first and last position, 1-based; no first position for `NULL`).
+    first: Option<Box<dyn BindOnce>>,
+    last: Option<Box<dyn BindOnce>>,
     /// For a patch of an optional column: whether to set it at all.
     set: Option<bool>,
     /// For a `belongs_to` column, the parent a write points it at.
@@ -237,6 +241,29 @@ impl Values {
         }
     }
 
+    /// The arrays of array column number `index` in a batch, flattened (one array of
+    /// arrays cannot be bound: PostgreSQL's arrays are rectangular).
+    pub fn set_array_batch<T>(&mut self, index: usize, batch: ArrayBatch<T>)
+    where
+        Vec<T>: SqlValue + 'static,
+    {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.value = Some(Box::new(batch.flat));
+            slot.first = Some(Box::new(batch.first));
+            slot.last = Some(Box::new(batch.last));
+        }
+    }
+
+    /// Takes the first (`upper == false`) or last positions of a batch's arrays.
+    pub(crate) fn take_bound(&mut self, index: usize, upper: bool) -> Option<Box<dyn BindOnce>> {
+        let slot = self.slots.get_mut(index)?;
+        if upper {
+            slot.last.take()
+        } else {
+            slot.first.take()
+        }
+    }
+
     /// Takes the value of column `index` for binding.
     pub(crate) fn take_value(&mut self, index: usize) -> Option<Box<dyn BindOnce>> {
         self.slots.get_mut(index)?.value.take()
@@ -262,5 +289,40 @@ impl Values {
             .enumerate()
             .filter_map(|(index, slot)| slot.parent.take().map(|parent| (index, parent)))
             .collect()
+    }
+}
+
+/// The arrays of one array column across the rows of a batch insert: one flat array of
+/// every element, and where each row's array lies in it. Built by generated code.
+#[doc(hidden)]
+pub struct ArrayBatch<T> {
+    flat: Vec<T>,
+    /// 1-based; `None` for a `NULL` array.
+    first: Vec<Option<i32>>,
+    last: Vec<i32>,
+}
+
+impl<T> ArrayBatch<T> {
+    /// Room for `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        ArrayBatch {
+            flat: Vec::new(),
+            first: Vec::with_capacity(rows),
+            last: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends one row's array (`None` for `NULL`).
+    pub fn push(&mut self, array: impl Into<Option<Vec<T>>>) {
+        // PostgreSQL subscripts are `int4`; no bound parameter holds 2^31 elements.
+        let position = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        match array.into() {
+            Some(array) => {
+                self.first.push(Some(position(self.flat.len() + 1)));
+                self.flat.extend(array);
+            }
+            None => self.first.push(None),
+        }
+        self.last.push(position(self.flat.len()));
     }
 }

@@ -7,7 +7,9 @@ use uuid::Uuid;
 pub struct Project {
     #[tenant(id)] pub id: Uuid,
     #[tenant(tenant_id)] pub org_id: Uuid,
-    pub name: String,
+    // `name` has no default in the migrations; `status` has one.
+    #[tenant(default)] pub name: String,
+    #[tenant(default)] pub status: String,
 }
 
 // Every field below disagrees with the migrations in its own way.

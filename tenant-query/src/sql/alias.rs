@@ -17,6 +17,9 @@ pub(crate) const OLD: &str = "o";
 pub(crate) const RELATED: &str = "r";
 /// A parent row, in a guard.
 pub(crate) const PARENT: &str = "p";
+/// The prefix of the parents a `via` entity reaches its tenant through (`v1`, `v2`, ...
+/// by depth).
+pub(crate) const VIA: &str = "v";
 /// The unnested arrays of a batch insert.
 pub(crate) const BATCH: &str = "u";
 /// The unnested parent keys of a batch insert's guard, and their one column.
@@ -35,6 +38,11 @@ pub(crate) const EXISTING: &str = "existing";
 pub(crate) const UPSERTED: &str = "upserted";
 /// The CTE that writes the audit records.
 pub(crate) const AUDIT: &str = "audit";
+
+/// The alias of the `depth`th parent on the way to a `via` entity's tenant.
+pub(crate) fn via_parent(depth: usize) -> String {
+    format!("{VIA}{depth}")
+}
 
 /// The quoted output name of the old value of column number `index`, next to the new
 /// values in an update's `RETURNING`.

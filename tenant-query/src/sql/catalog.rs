@@ -11,11 +11,12 @@ fn for_table(text: &str, table_name: &str, tail: &str) -> Dynamic {
     sql
 }
 
-/// Per column: name, type oid, type name, formatted type, `NOT NULL`, generated.
+/// Per column: name, type oid, type name, formatted type, `NOT NULL`, generated, and
+/// whether it has a default (a generated column's expression is not one).
 pub(crate) fn columns(table_name: &str) -> Dynamic {
     for_table(
         "SELECT a.attname::text, a.atttypid, t.typname::text, format_type(a.atttypid, a.atttypmod), \
-         a.attnotnull, a.attgenerated <> '' FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid \
+         a.attnotnull, a.attgenerated <> '', a.atthasdef AND a.attgenerated = '' FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid \
          WHERE a.attrelid = to_regclass(",
         table_name,
         ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -48,5 +49,16 @@ pub(crate) fn foreign_keys(table_name: &str) -> Dynamic {
          FROM pg_constraint AS c WHERE c.contype = 'f' AND c.conrelid = to_regclass(",
         table_name,
         ") ORDER BY 1",
+    )
+}
+
+/// Per column with a default: its name and its default expression.
+pub(crate) fn defaults(table_name: &str) -> Dynamic {
+    for_table(
+        "SELECT a.attname::text, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a \
+         JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE a.attrelid = to_regclass(",
+        table_name,
+        ") AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
     )
 }

@@ -4,7 +4,9 @@
 //! parameters, numbered only by the statement's plan ([`plan`]). Every scoped statement
 //! names the tenant column of every table it touches, so a tenant-distributed PostgreSQL
 //! can route it to one node (`tests/correctness/routable/` parses them all to check it);
-//! the unscoped `owner_of` lookup is the one exception.
+//! the exceptions are the unscoped `owner_of` lookup and tables without a tenant column
+//! (`via`), whose statements prove the tenant through the parent instead (see
+//! [`in_tenant`]).
 
 mod aggregate;
 pub(crate) mod alias;
@@ -25,6 +27,7 @@ pub use plan::Statement;
 pub(crate) use plan::{Input, Param, Plan};
 pub(crate) use select::{DeletedRows, Lock, Projection, SelectParts, render_owner, render_select};
 pub use statements::Statements;
+pub(crate) use statements::{Defaults, Inserts};
 pub(crate) use write::{BulkWrite, render_bulk};
 
 use crate::meta::{ColumnMeta, EntityMeta};
@@ -86,13 +89,57 @@ pub(crate) fn live(meta: &EntityMeta, alias: Option<&str>) -> String {
 pub(crate) fn parent_exists(plan: &mut Plan, parent: &EntityMeta, id: &str) -> String {
     let p = Some(alias::PARENT);
     format!(
-        "EXISTS (SELECT 1 FROM {} AS {} WHERE {} = {} AND {} = {id}{})",
+        "EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {} = {id}{})",
         table(parent.table),
         alias::PARENT,
-        column(p, parent.tenant),
-        plan.param(Param::Tenant),
+        in_tenant(plan, parent, p),
         column(p, parent.id),
         live(parent, p),
+    )
+}
+
+/// How many parents deep a chain of `via` relations may go; a longer chain (a cycle)
+/// matches no row rather than recursing forever.
+const MAX_VIA_DEPTH: usize = 8;
+
+/// The predicate that keeps the rows of `meta` (qualified by `alias`, or unqualified) in
+/// the scope's tenant: its tenant column is the scope's. An entity that reaches its tenant
+/// through a parent (`via`) has instead a live parent in the scope's tenant, the parent
+/// proven the same way (so grandchildren work). That `EXISTS` names no tenant column of
+/// the child's table, so a tenant-distributed PostgreSQL cannot route it to one node.
+pub(crate) fn in_tenant(plan: &mut Plan, meta: &EntityMeta, alias: Option<&str>) -> String {
+    match (meta.via, alias) {
+        (None, _) => format!(
+            "{} = {}",
+            column(alias, meta.tenant),
+            plan.param(Param::Tenant)
+        ),
+        // Inside the parent's sub-select an unqualified column could name the parent's.
+        (Some(_), None) => via_exists(plan, meta, &table(meta.table), 1),
+        (Some(_), Some(alias)) => via_exists(plan, meta, alias, 1),
+    }
+}
+
+fn via_exists(plan: &mut Plan, meta: &EntityMeta, qualifier: &str, depth: usize) -> String {
+    let Some(relation) = meta.via else {
+        return format!(
+            "{qualifier}.{} = {}",
+            ident(meta.tenant.name),
+            plan.param(Param::Tenant)
+        );
+    };
+    if depth > MAX_VIA_DEPTH {
+        return "FALSE".to_owned();
+    }
+    let parent = (relation.parent)();
+    let p = alias::via_parent(depth);
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS {p} WHERE {p}.{} = {qualifier}.{} AND {}{})",
+        table(parent.table),
+        ident(parent.id.name),
+        ident(relation.column.name),
+        via_exists(plan, parent, &p, depth + 1),
+        live(parent, Some(&p)),
     )
 }
 

@@ -18,6 +18,13 @@ pub(crate) enum Param {
     Key,
     /// The value of data column number `index` (an array of values in a batch insert).
     Data { index: usize, column: &'static str },
+    /// Where each row's array lies in the flat array of array column number `index` in a
+    /// batch insert: the first positions (or the last, `upper`).
+    ArrayBound {
+        index: usize,
+        column: &'static str,
+        upper: bool,
+    },
     /// Whether a patch sets optional column number `index`.
     SetFlag { index: usize, column: &'static str },
     /// Value number `n` of a dynamic statement (filters, keysets, windows).
@@ -135,6 +142,15 @@ impl Statement {
                 Param::Data { index, column } => data
                     .as_mut()
                     .and_then(|d| d.take_value(index))
+                    .ok_or_else(|| missing(column))?
+                    .bind(column, &mut args)?,
+                Param::ArrayBound {
+                    index,
+                    column,
+                    upper,
+                } => data
+                    .as_mut()
+                    .and_then(|d| d.take_bound(index, upper))
                     .ok_or_else(|| missing(column))?
                     .bind(column, &mut args)?,
                 Param::SetFlag { index, column } => {

@@ -3,8 +3,8 @@
 //! rows with the same code.
 
 use super::alias::{RELATED, TARGET};
-use super::plan::{Dynamic, Param};
-use super::{column_list, ident, table};
+use super::plan::Dynamic;
+use super::{column_list, ident, in_tenant, table};
 use crate::filter::{Expr, Join, Keyset, Link, OrderTerm};
 use crate::meta::EntityMeta;
 
@@ -104,12 +104,11 @@ pub(crate) fn render_from_where(
     deleted: DeletedRows,
     filters: Vec<Expr>,
 ) {
+    let tenant = in_tenant(sql.plan(), meta, Some(TARGET));
     sql.write(format_args!(
-        " FROM {} AS {TARGET} WHERE {TARGET}.{} = ",
+        " FROM {} AS {TARGET} WHERE {tenant}",
         table(meta.table),
-        ident(meta.tenant.name)
-    ))
-    .param(Param::Tenant);
+    ));
     if let Some(sd) = meta.soft_delete {
         match deleted {
             DeletedRows::Hidden => {
@@ -239,6 +238,10 @@ fn render_expr(expr: Expr, sql: &mut Dynamic, level: &Level<'_>) {
                 .value(column, values)
                 .push(")");
         }
+        Expr::Element { column, value } => {
+            sql.value(column, value)
+                .write(format_args!(" = ANY({})", level.column(column)));
+        }
         Expr::Like {
             column,
             pattern,
@@ -286,15 +289,21 @@ fn render_related(link: Link, inner: Expr, sql: &mut Dynamic, level: &Level<'_>)
         Join::Parent { fk } => (level.column(fk), related.column(target.id.name)),
         Join::Children { fk } => (level.column(level.meta.id.name), related.column(fk)),
     };
+    // Both tenant columns joined, when both tables have one, so that the statement routes.
+    let routed = match (target.via, level.meta.via) {
+        (None, None) => format!(
+            "{} = {} AND ",
+            related.column(target.tenant.name),
+            level.column(level.meta.tenant.name),
+        ),
+        _ => String::new(),
+    };
+    let tenant = in_tenant(sql.plan(), target, Some(&related.alias));
     sql.write(format_args!(
-        "EXISTS (SELECT 1 FROM {} AS {} WHERE {} = {} AND {far} = {near} AND {} = ",
+        "EXISTS (SELECT 1 FROM {} AS {} WHERE {routed}{far} = {near} AND {tenant}",
         table(target.table),
         related.alias,
-        related.column(target.tenant.name),
-        level.column(level.meta.tenant.name),
-        related.column(target.tenant.name),
-    ))
-    .param(Param::Tenant);
+    ));
     if let Some(sd) = target.soft_delete.filter(|_| !link.with_deleted) {
         sql.write(format_args!(" AND {} IS NULL", related.column(sd.name)));
     }

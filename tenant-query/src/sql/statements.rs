@@ -1,11 +1,13 @@
 //! The fixed statements of an entity, built once per process from its [`EntityMeta`],
 //! each with its parameter plan.
 
+use std::sync::OnceLock;
+
 use super::alias::{self, BATCH, CHANGED, KEY, KEYS, OLD, TARGET};
 use super::alias::{EXISTING, UPSERTED};
 use super::audit::{Diff, record_cte, record_upsert_cte};
 use super::plan::{Param, Plan, Statement};
-use super::{column, column_list, ident, live, now, parent_exists, table};
+use super::{column, column_list, ident, in_tenant, live, now, parent_exists, table};
 use crate::action::AuditAction;
 use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 
@@ -17,8 +19,11 @@ use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 pub struct Statements {
     pub(crate) find: Statement,
     pub(crate) find_many: Statement,
-    pub(crate) insert: Statement,
-    pub(crate) insert_many: Statement,
+    /// The inserts, for an entity without `default` columns.
+    pub(crate) inserts: Inserts,
+    /// The inserts of an entity with `default` columns, built once their defaults are
+    /// read from the database (see `repo::inserts`).
+    pub(crate) defaulted: OnceLock<Inserts>,
     pub(crate) update: Statement,
     pub(crate) delete: Statement,
     /// For soft-deleting entities only.
@@ -28,10 +33,50 @@ pub struct Statements {
     pub(crate) load_by: Vec<Statement>,
     /// The same, soft-deleted children included.
     pub(crate) load_by_with_deleted: Vec<Statement>,
+}
+
+/// The statements that insert rows: with `default` columns they embed the database's
+/// default expressions, so they are built per set of defaults.
+#[derive(Debug)]
+pub(crate) struct Inserts {
+    pub(crate) insert: Statement,
+    pub(crate) insert_many: Statement,
     /// Per unique key, in declaration order: insert, or update the live row with the key.
     pub(crate) insert_or_update: Vec<Statement>,
     /// Per unique key: insert unless a row has the key.
     pub(crate) insert_or_ignore: Vec<Statement>,
+}
+
+/// The default expressions of an entity's `default` columns, by column position, as the
+/// database reports them (`pg_get_expr`).
+#[derive(Debug, Default)]
+pub(crate) struct Defaults(pub(crate) Vec<Option<String>>);
+
+impl Defaults {
+    fn of(&self, column: &ColumnMeta) -> Option<&str> {
+        self.0.get(column.index)?.as_deref()
+    }
+}
+
+impl Inserts {
+    /// The inserts of `meta`, a `NULL` for a `default` column taking its expression in
+    /// `defaults`.
+    pub(crate) fn new(meta: &EntityMeta, defaults: &Defaults) -> Self {
+        Inserts {
+            insert: insert(meta, false, defaults),
+            insert_many: insert(meta, true, defaults),
+            insert_or_update: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, true, defaults))
+                .collect(),
+            insert_or_ignore: meta
+                .unique_keys
+                .iter()
+                .map(|key| upsert(meta, key, false, defaults))
+                .collect(),
+        }
+    }
 }
 
 impl Statements {
@@ -61,8 +106,8 @@ impl Statements {
         Statements {
             find: by_key(meta, "=", None, true),
             find_many: by_key(meta, "= ANY", None, true),
-            insert: insert(meta, false),
-            insert_many: insert(meta, true),
+            inserts: Inserts::new(meta, &Defaults::default()),
+            defaulted: OnceLock::new(),
             update: update(meta),
             delete,
             restore,
@@ -77,16 +122,6 @@ impl Statements {
                 .iter()
                 .map(|r| by_key(meta, "= ANY", Some(r.column), false))
                 .collect(),
-            insert_or_update: meta
-                .unique_keys
-                .iter()
-                .map(|key| upsert(meta, key, true))
-                .collect(),
-            insert_or_ignore: meta
-                .unique_keys
-                .iter()
-                .map(|key| upsert(meta, key, false))
-                .collect(),
         }
     }
 }
@@ -99,8 +134,8 @@ impl Statements {
         let mut all = vec![
             ("find".to_owned(), &self.find),
             ("find_many".to_owned(), &self.find_many),
-            ("insert".to_owned(), &self.insert),
-            ("insert_many".to_owned(), &self.insert_many),
+            ("insert".to_owned(), &self.inserts.insert),
+            ("insert_many".to_owned(), &self.inserts.insert_many),
             ("update".to_owned(), &self.update),
             ("delete".to_owned(), &self.delete),
             ("purge".to_owned(), &self.purge),
@@ -109,8 +144,8 @@ impl Statements {
         let numbered = [
             ("load_by", &self.load_by),
             ("load_by_with_deleted", &self.load_by_with_deleted),
-            ("insert_or_update", &self.insert_or_update),
-            ("insert_or_ignore", &self.insert_or_ignore),
+            ("insert_or_update", &self.inserts.insert_or_update),
+            ("insert_or_ignore", &self.inserts.insert_or_ignore),
         ];
         for (name, statements) in numbered {
             all.extend(
@@ -134,11 +169,10 @@ fn by_key(
 ) -> Statement {
     let mut plan = Plan::default();
     let mut sql = format!(
-        "SELECT {} FROM {} WHERE {} = {}",
+        "SELECT {} FROM {} WHERE {}",
         column_list(meta, None),
         table(meta.table),
-        ident(meta.tenant.name),
-        plan.param(Param::Tenant),
+        in_tenant(&mut plan, meta, None),
     );
     let key_column = ident(key.unwrap_or(meta.id).name);
     let comparison = if comparison == "=" {
@@ -176,13 +210,13 @@ fn audited(
 /// `INSERT` of one row (`VALUES`) or of many (one array per column, through `UNNEST`).
 /// Each `belongs_to` value must name a live parent of the scope's tenant, or nothing is
 /// inserted.
-fn insert(meta: &EntityMeta, many: bool) -> Statement {
+fn insert(meta: &EntityMeta, many: bool, defaults: &Defaults) -> Statement {
     let mut plan = if many {
         Plan::default()
     } else {
         Plan::one_row()
     };
-    let write = insert_write(&mut plan, meta, many, "", Vec::new());
+    let write = insert_write(&mut plan, meta, many, "", Vec::new(), defaults);
     let columns = column_list(meta, None);
     let sql = if meta.audit {
         audited(
@@ -207,6 +241,7 @@ fn insert_write(
     many: bool,
     into_alias: &str,
     mut guards: Vec<String>,
+    defaults: &Defaults,
 ) -> String {
     let mut targets = Vec::new();
     let mut values = Vec::new();
@@ -228,11 +263,32 @@ fn insert_write(
             None if column.role == ColumnRole::Version => "1".to_owned(),
             None => now(column),
             Some(Param::Tenant) => plan.param(Param::Tenant),
+            // One flat array and where each row's array lies in it: `UNNEST` cannot
+            // carry an array per row.
+            Some(param) if many && column.array => {
+                let flat = plan.param(param);
+                let mut bound = |upper| {
+                    arrays.push(plan.param(Param::ArrayBound {
+                        index: column.index,
+                        column: column.name,
+                        upper,
+                    }));
+                    format!("{BATCH}.{}", alias::batch_column(arrays.len()))
+                };
+                let (first, last) = (bound(false), bound(true));
+                format!("CASE WHEN {first} IS NOT NULL THEN ({flat})[{first}:{last}] END")
+            }
             Some(param) if many => {
                 arrays.push(plan.param(param));
                 format!("{BATCH}.{}", alias::batch_column(arrays.len()))
             }
             Some(param) => plan.param(param),
+        };
+        // `NULL` for a `default` column lets the database's default apply: its expression
+        // is evaluated only then.
+        let value = match defaults.of(column) {
+            Some(default) => format!("COALESCE({value}, {default})"),
+            None => value,
         };
         if let Some(relation) = meta.relation_of(column) {
             let parent = (relation.parent)();
@@ -288,7 +344,7 @@ fn insert_write(
 /// data column to the new values, else `DO NOTHING`. Audited entities lock the existing
 /// row first, so the record says whether the statement inserted or updated, with the
 /// diff of what changed.
-fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
+fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool, defaults: &Defaults) -> Statement {
     let mut plan = Plan::one_row();
     let t = Some(TARGET);
     // Audited, the existing row is read (and locked) before the insert runs: referring to
@@ -299,8 +355,19 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
     } else {
         Vec::new()
     };
-    let write = insert_write(&mut plan, meta, false, &format!(" AS {TARGET}"), before);
-    let mut target: Vec<String> = vec![ident(meta.tenant.name)];
+    let write = insert_write(
+        &mut plan,
+        meta,
+        false,
+        &format!(" AS {TARGET}"),
+        before,
+        defaults,
+    );
+    // A `via` entity has no tenant column: its key is unique on its own.
+    let mut target: Vec<String> = match meta.via {
+        None => vec![ident(meta.tenant.name)],
+        Some(_) => Vec::new(),
+    };
     target.extend(key.iter().map(|c| ident(c.name)));
     let arbiter = match meta.soft_delete {
         Some(sd) => format!("({}) WHERE {} IS NULL", target.join(", "), ident(sd.name)),
@@ -334,12 +401,7 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool) -> Statement {
     if sets.is_empty() {
         sets.push(format!("{} = {}", ident(meta.id.name), column(t, meta.id)));
     }
-    let condition = format!(
-        "{} = {}{}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
-        live(meta, t)
-    );
+    let condition = format!("{}{}", in_tenant(&mut plan, meta, t), live(meta, t));
     // Audited, the update must see the row it diffs against: a row another transaction
     // inserted after this statement's snapshot is not in `existing`, so the update is
     // skipped and the library runs the statement again, on a fresh snapshot.
@@ -524,9 +586,8 @@ fn modify_with(
     let t = Some(TARGET);
     let tbl = table(meta.table);
     let filter = format!(
-        "{} = {} AND {} = {}{extra_filter}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        "{} AND {} = {}{extra_filter}",
+        in_tenant(&mut plan, meta, t),
         column(t, meta.id),
         plan.param(Param::Key),
     );
@@ -562,9 +623,8 @@ pub(crate) fn update_rows(
     let t = Some(TARGET);
     let tbl = table(meta.table);
     let join = format!(
-        "{} = {} AND {} = {}",
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        "{} AND {} = {}",
+        in_tenant(plan, meta, t),
         column(t, meta.id),
         column(Some(OLD), meta.id)
     );
@@ -601,10 +661,9 @@ pub(crate) fn remove_rows(
 ) -> String {
     let t = Some(TARGET);
     let write = format!(
-        "DELETE FROM {} AS {TARGET} USING ({selection}) AS {OLD} WHERE {} = {} AND {} = {}",
+        "DELETE FROM {} AS {TARGET} USING ({selection}) AS {OLD} WHERE {} AND {} = {}",
         table(meta.table),
-        column(t, meta.tenant),
-        plan.param(Param::Tenant),
+        in_tenant(plan, meta, t),
         column(t, meta.id),
         column(Some(OLD), meta.id)
     );
@@ -626,10 +685,9 @@ pub(crate) fn remove_rows(
 fn remove(meta: &EntityMeta, action: AuditAction) -> Statement {
     let mut plan = Plan::one_row();
     let write = format!(
-        "DELETE FROM {} WHERE {} = {} AND {} = {}",
+        "DELETE FROM {} WHERE {} AND {} = {}",
         table(meta.table),
-        ident(meta.tenant.name),
-        plan.param(Param::Tenant),
+        in_tenant(&mut plan, meta, None),
         ident(meta.id.name),
         plan.param(Param::Key),
     );
