@@ -54,7 +54,12 @@ fn key_type(entity: &Entity<'_>, role: Role) -> TokenStream {
         .via
         .as_ref()
         .and_then(|via| entity.fields.iter().find(|f| f.ident == via))
-        .and_then(|f| f.attrs.belongs_to.as_ref());
+        .and_then(|f| f.attrs.belongs_to.as_ref())
+        // Through its own table (refused by validation): no type to borrow.
+        .filter(|parent| {
+            let last = parent.segments.last().map(|s| &s.ident);
+            last != Some(entity.ident) && !parent.is_ident("Self")
+        });
     if let (Role::TenantId, Some(parent)) = (role, via_parent) {
         return quote!(<#parent as ::tenant_query::TenantEntity>::Tenant);
     }
