@@ -198,6 +198,50 @@ fn main() {
             &mut order,
         )
         .await;
+        // What text row ids in the audit log cost: the same one-statement audited update,
+        // recording into the log (text row ids) and into a copy with uuid row ids.
+        let (p1, p2, a1, a2) = (
+            pool.clone(),
+            pool.clone(),
+            accounts.clone(),
+            accounts.clone(),
+        );
+        compare(
+            "W5t audit log row ids, text vs uuid",
+            30,
+            100,
+            vec![
+                contender("text row ids", move |i| {
+                    let (p, id) = (p1.clone(), pick(&a1, i));
+                    async move {
+                        raw::update_balance_one_statement(
+                            &p,
+                            tenant,
+                            actor,
+                            id,
+                            2_000_000 + i as i64,
+                        )
+                        .await;
+                    }
+                }),
+                contender("uuid row ids", move |i| {
+                    let (p, id) = (p2.clone(), pick(&a2, i));
+                    async move {
+                        raw::update_balance_one_statement_into(
+                            &p,
+                            "tenant_audit_log_uuid_ids",
+                            tenant,
+                            actor,
+                            id,
+                            2_000_000 + i as i64,
+                        )
+                        .await;
+                    }
+                }),
+            ],
+            &mut order,
+        )
+        .await;
         // Where W5's time goes, as the server saw it.
         statement_costs(&pool, "UPDATE \"accounts\"", "library's audited update").await;
         statement_costs(

@@ -301,6 +301,14 @@ impl Bench {
         let test_db = TestDb::new().await.expect("a test database");
         test_db.execute_script(SCHEMA_AND_SEED).await.expect("seed");
         test_db.db().migrate().await.expect("migrate");
+        // The audit log as it was before row ids became text, for W5's comparison.
+        test_db
+            .execute_script(
+                "CREATE TABLE tenant_audit_log_uuid_ids (LIKE tenant_audit_log INCLUDING ALL); \
+                 ALTER TABLE tenant_audit_log_uuid_ids ALTER COLUMN entity_id TYPE uuid USING entity_id::uuid;",
+            )
+            .await
+            .expect("uuid-keyed log");
         let settings: (String, String, String) = sqlx::query_as(
             "SELECT current_setting('fsync'), current_setting('synchronous_commit'), \
              current_setting('full_page_writes')",
@@ -658,18 +666,37 @@ pub mod raw {
         id: Uuid,
         balance: i64,
     ) -> Account {
-        sqlx::query_as(
+        update_balance_one_statement_into(pool, "tenant_audit_log", tenant, actor, id, balance)
+            .await
+    }
+
+    /// The same, recording into `log`: the library's log (text row ids) or its copy with
+    /// `uuid` row ids, to measure what text ids cost.
+    pub async fn update_balance_one_statement_into(
+        pool: &sqlx::PgPool,
+        log: &str,
+        tenant: Uuid,
+        actor: Uuid,
+        id: Uuid,
+        balance: i64,
+    ) -> Account {
+        let entity_id = if log == "tenant_audit_log" {
+            "id::text"
+        } else {
+            "id"
+        };
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "WITH old AS (SELECT id, balance FROM accounts WHERE org_id = $1 AND id = $2 FOR UPDATE), \
              new AS (UPDATE accounts AS a SET balance = $3, \
                  updated_at = CASE WHEN a.balance IS DISTINCT FROM $3 THEN now() ELSE a.updated_at END \
                  FROM old WHERE a.org_id = $1 AND a.id = old.id \
                  RETURNING a.id, a.org_id, a.name, a.balance, a.updated_at, old.balance AS old_balance), \
-             audit AS (INSERT INTO tenant_audit_log (tenant_id, entity, entity_id, action, changes, actor) \
-                 SELECT $1, 'accounts', id, 'update', \
+             audit AS (INSERT INTO {log} (tenant_id, entity, entity_id, action, changes, actor) \
+                 SELECT $1, 'accounts', {entity_id}, 'update', \
                  jsonb_build_object('balance', jsonb_build_object('from', old_balance, 'to', balance)), $4 \
                  FROM new WHERE old_balance IS DISTINCT FROM balance) \
-             SELECT id, org_id, name, balance, updated_at FROM new",
-        )
+             SELECT id, org_id, name, balance, updated_at FROM new"
+        )))
         .bind(tenant)
         .bind(id)
         .bind(balance)
