@@ -1,0 +1,384 @@
+//! Fleet migrations on a real PostgreSQL: hundreds of tenant schemas migrated in
+//! parallel, failures recorded and resumed, two runners at once, drift, canaries, a
+//! runner killed mid-run.
+
+#[path = "fleet/support.rs"]
+mod support;
+
+use std::collections::HashSet;
+
+use support::*;
+use tenant_query::fleet::{FleetError, Migrations, RunOptions, RunStatus, SchemaName, TenantHome};
+use uuid::Uuid;
+
+const TENANTS: usize = 500;
+
+fn bad(i: usize) -> bool {
+    i % 37 == 5
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_schemas_fail_some_resume_all_nothing_twice() {
+    let f = Fixture::new(TENANTS).await;
+    f.test_db
+        .execute_script("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .unwrap();
+    f.dir.write("0001_items.sql", M1);
+    let options = RunOptions::new().parallel(8);
+
+    // New tenants: the migrator creates each schema and its ledger.
+    let first = f.fleet().await.migrate(&f.homes, &options).await.unwrap();
+    assert_eq!((first.migrated.len(), first.applied), (TENANTS, TENANTS));
+    assert!(first.is_complete(), "{:?}", first.failed.first());
+
+    // Data that violates the next migration, in some tenants.
+    f.each(0..TENANTS, |s| {
+        format!("INSERT INTO \"{s}\".items VALUES (1, 5);\n")
+    })
+    .await;
+    let bad_ones: Vec<usize> = (0..TENANTS).filter(|&i| bad(i)).collect();
+    f.each(bad_ones.iter().copied(), |s| {
+        format!("INSERT INTO \"{s}\".items VALUES (2, -1);\n")
+    })
+    .await;
+    f.dir
+        .write("0002_positive.sql", M2)
+        .write("0003_notes.sql", M3);
+    let fleet = f.fleet().await;
+
+    let plan = fleet.plan(&f.homes).await.unwrap();
+    assert_eq!(plan.len(), TENANTS);
+    assert!(plan.iter().all(|h| h.pending == [2, 3] && h.applied == [1]));
+
+    let run = fleet.migrate(&f.homes, &options).await.unwrap();
+    assert_eq!(run.failed.len(), bad_ones.len());
+    assert_eq!(run.migrated.len(), TENANTS - bad_ones.len());
+    assert_eq!(run.applied, 2 * (TENANTS - bad_ones.len()));
+    let failed: HashSet<String> = run.failed.iter().map(|h| h.home.to_string()).collect();
+    for i in &bad_ones {
+        assert!(failed.contains(&format!("cell-a/{}", schema(*i))));
+    }
+    for failure in &run.failed {
+        assert_eq!(failure.version, 2);
+        assert!(failure.error.contains("qty_positive"), "{}", failure.error);
+    }
+
+    // The run table and `status` say the same.
+    let rows: Vec<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT schema_name, status, version, error FROM tenant_fleet_runs WHERE run_id = $1",
+    )
+    .bind(run.run)
+    .fetch_all(f.control())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), TENANTS);
+    for (schema_name, status, version, error) in &rows {
+        let i: usize = schema_name["tenant_".len()..].parse().unwrap();
+        if bad(i) {
+            assert_eq!((status.as_str(), *version), ("failed", Some(2)));
+            assert!(error.as_deref().unwrap().contains("qty_positive"));
+        } else {
+            assert_eq!(
+                (status.as_str(), *version, error),
+                ("migrated", Some(3), &None)
+            );
+        }
+    }
+    let status = fleet.status(&f.homes).await.unwrap();
+    let failed_status: Vec<_> = status.iter().filter(|h| h.is_failed()).collect();
+    assert_eq!(failed_status.len(), bad_ones.len());
+    assert!(
+        failed_status
+            .iter()
+            .all(|h| h.pending == [2, 3] && h.applied == [1])
+    );
+    assert!(
+        failed_status[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("qty_positive")
+    );
+
+    // Fix the data, resume: only the failed tenants are touched.
+    f.each(bad_ones.iter().copied(), |s| {
+        format!("UPDATE \"{s}\".items SET qty = 1 WHERE qty < 1;\n")
+    })
+    .await;
+    let resumed = fleet
+        .resume(Some(run.run), &f.homes, &options)
+        .await
+        .unwrap();
+    assert_eq!(resumed.run, run.run);
+    assert_eq!(resumed.migrated.len(), bad_ones.len());
+    assert_eq!(resumed.applied, 2 * bad_ones.len());
+    assert!(resumed.is_complete());
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT status FROM tenant_fleet_runs WHERE run_id = $1")
+            .bind(run.run)
+            .fetch_all(f.control())
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["migrated"]);
+
+    // Every tenant at version 3, each version applied exactly once.
+    for (i, (ledger, log)) in f.ledgers_and_logs().await.into_iter().enumerate() {
+        assert_eq!(
+            (ledger, log),
+            (vec![1, 2, 3], vec![1, 2, 3]),
+            "{}",
+            schema(i)
+        );
+    }
+    let status = fleet.status(&f.homes).await.unwrap();
+    assert!(status.iter().all(|h| h.is_current() && !h.is_failed()));
+
+    // Nothing pending: one catalog query and one ledger read for all 500 schemas.
+    let before = f.ledger_reads().await;
+    assert!(fleet.plan(&f.homes).await.unwrap().is_empty());
+    assert_eq!(f.ledger_reads().await - before, 2);
+    let noop = fleet.migrate(&f.homes, &options).await.unwrap();
+    assert_eq!(
+        (noop.unchanged, noop.migrated.len(), noop.applied),
+        (TENANTS, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn two_runners_at_once_migrate_each_tenant_exactly_once() {
+    let f = Fixture::new(150).await;
+    f.dir
+        .write("0001_items.sql", M1)
+        .write("0002_positive.sql", M2)
+        .write("0003_notes.sql", M3);
+    let (a, b) = (f.fleet().await, f.fleet().await);
+    let other_homes = f.homes_on_another_pool("fleet-test-b").await;
+    let options = RunOptions::new().parallel(6);
+    let (ra, rb) = tokio::join!(
+        a.migrate(&f.homes, &options),
+        b.migrate(&other_homes, &options)
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(
+        ra.failed.is_empty() && rb.failed.is_empty(),
+        "{:?} {:?}",
+        ra.failed.first(),
+        rb.failed.first()
+    );
+    assert_eq!(ra.applied + rb.applied, 3 * 150);
+    for (i, (ledger, log)) in f.ledgers_and_logs().await.into_iter().enumerate() {
+        assert_eq!(
+            (ledger, log),
+            (vec![1, 2, 3], vec![1, 2, 3]),
+            "{}",
+            schema(i)
+        );
+    }
+    // A runner that found a tenant held leaves it `locked`; resuming its run finds it
+    // current and marks it migrated.
+    for report in [&ra, &rb] {
+        let again = a
+            .resume(Some(report.run), &f.homes, &options)
+            .await
+            .unwrap();
+        assert_eq!(again.applied, 0);
+        assert_eq!(again.unchanged, report.locked.len());
+    }
+}
+
+#[tokio::test]
+async fn a_changed_file_is_reported_as_drift_and_not_migrated_over() {
+    let f = Fixture::new(12).await;
+    f.dir
+        .write("0001_items.sql", M1)
+        .write("0002_positive.sql", M2);
+    f.fleet()
+        .await
+        .migrate(&f.homes, &RunOptions::new())
+        .await
+        .unwrap();
+
+    f.dir
+        .write(
+            "0001_items.sql",
+            &format!("{M1}-- edited after it was applied\n"),
+        )
+        .write("0003_notes.sql", M3);
+    let fleet = f.fleet().await;
+    let status = fleet.status(&f.homes).await.unwrap();
+    assert_eq!(status.len(), 12);
+    for home in &status {
+        assert_eq!(
+            (home.drift.as_slice(), home.pending.as_slice()),
+            (&[1][..], &[3][..])
+        );
+        assert!(!home.is_current());
+    }
+    let run = fleet.migrate(&f.homes, &RunOptions::new()).await.unwrap();
+    assert_eq!((run.failed.len(), run.applied), (12, 0));
+    assert!(
+        run.failed
+            .iter()
+            .all(|h| h.version == 1 && h.error.contains("drift"))
+    );
+    // A file that disappeared is reported as unknown.
+    std::fs::remove_file(f.dir.path().join("0002_positive.sql")).unwrap();
+    let status = f.fleet().await.status(&f.homes).await.unwrap();
+    assert!(status.iter().all(|h| h.unknown == [2]));
+}
+
+#[tokio::test]
+async fn a_failing_canary_stops_the_run_and_resume_finishes_it() {
+    let f = Fixture::new(30).await;
+    f.dir.write("0001_items.sql", M1);
+    f.fleet()
+        .await
+        .migrate(&f.homes, &RunOptions::new())
+        .await
+        .unwrap();
+    f.each([5], |s| {
+        format!("INSERT INTO \"{s}\".items VALUES (1, 0);\n")
+    })
+    .await;
+    f.dir.write("0002_positive.sql", M2);
+    let fleet = f.fleet().await;
+    let canary = [f.homes[0].tenant(), f.homes[5].tenant()];
+    let options = RunOptions::new().parallel(4).canary(canary);
+    let run = fleet.migrate(&f.homes, &options).await.unwrap();
+    assert!(run.canary_failed);
+    assert_eq!(
+        (run.migrated.len(), run.failed.len(), run.not_started.len()),
+        (1, 1, 28)
+    );
+    assert_eq!(run.failed[0].tenants, [f.homes[5].tenant()]);
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tenant_fleet_runs WHERE run_id = $1 AND status = 'pending'",
+    )
+    .bind(run.run)
+    .fetch_one(f.control())
+    .await
+    .unwrap();
+    assert_eq!(pending, 28);
+    // The other tenants were not touched.
+    let logs = f.ledgers_and_logs().await;
+    assert_eq!(logs[1].0, [1]);
+
+    f.each([5], |s| format!("DELETE FROM \"{s}\".items;\n"))
+        .await;
+    let resumed = fleet.resume(None, &f.homes, &options).await.unwrap();
+    assert_eq!((resumed.migrated.len(), resumed.applied), (29, 29));
+    for (ledger, log) in f.ledgers_and_logs().await {
+        assert_eq!((ledger, log), (vec![1, 2], vec![1, 2]));
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_a_built_in_migration_of_every_home() {
+    let f = Fixture::new(5).await;
+    f.dir.write("0001_items.sql", M1);
+    let migrations = Migrations::from_dir(f.dir.path())
+        .await
+        .unwrap()
+        .with_audit_log();
+    let fleet = tenant_query::fleet::Fleet::new(f.control().clone(), migrations);
+    let plan = fleet.plan(&f.homes).await.unwrap();
+    assert!(plan.iter().all(|h| h.pending == [0, 1]));
+    let run = fleet.migrate(&f.homes, &RunOptions::new()).await.unwrap();
+    assert_eq!(run.applied, 10);
+    for i in 0..5 {
+        let table: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(format!("{}.tenant_audit_log", schema(i)))
+            .fetch_one(f.control())
+            .await
+            .unwrap();
+        assert!(table.is_some());
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_typed_errors() {
+    for name in [
+        "",
+        "pg_temp_1",
+        "information_schema",
+        "a\0b",
+        &"x".repeat(64),
+    ] {
+        assert!(matches!(
+            SchemaName::new(name),
+            Err(FleetError::InvalidSchemaName { .. })
+        ));
+    }
+    let odd = SchemaName::new("Tenant \"quoted\"; DROP").unwrap();
+    assert_eq!(odd.as_str(), "Tenant \"quoted\"; DROP");
+
+    let missing = Migrations::from_dir("/nonexistent/migrations").await;
+    assert!(matches!(missing, Err(FleetError::Source(_))));
+    for files in [
+        &[("0001_a.sql", "SELECT 1"), ("1_b.sql", "SELECT 2")][..],
+        &[("0_zero.sql", "SELECT 1")],
+        &[(
+            "0001_idx.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a)",
+        )],
+        &[("x_name.sql", "SELECT 1")],
+    ] {
+        let dir = MigrationDir::new();
+        for (file, sql) in files {
+            dir.write(file, sql);
+        }
+        let result = Migrations::from_dir(dir.path()).await;
+        assert!(
+            matches!(result, Err(FleetError::Source(_))),
+            "{files:?}: {result:?}"
+        );
+    }
+
+    let f = Fixture::new(2).await;
+    f.dir.write("0001_items.sql", M1);
+    let fleet = f.fleet().await;
+    let zero = fleet
+        .migrate(&f.homes, &RunOptions::new().parallel(0))
+        .await;
+    assert!(matches!(zero, Err(FleetError::InvalidOption(_))));
+    let unknown = fleet.resume(None, &f.homes, &RunOptions::new()).await;
+    assert!(matches!(unknown, Err(FleetError::UnknownRun { run: None })));
+    let run = Some(Uuid::now_v7());
+    let unknown = fleet.resume(run, &f.homes, &RunOptions::new()).await;
+    assert!(matches!(unknown, Err(FleetError::UnknownRun { run: r }) if r == run));
+}
+
+/// A schema the migrator is not allowed to create fails that tenant alone.
+#[tokio::test]
+async fn a_tenant_that_cannot_be_migrated_does_not_stop_the_others() {
+    let f = Fixture::new(6).await;
+    f.dir.write("0001_items.sql", M1);
+    f.test_db
+        .execute_script("CREATE SCHEMA tenant_0003; CREATE TABLE tenant_0003.items (id int)")
+        .await
+        .unwrap();
+    let mut homes = f.homes.clone();
+    homes.push(TenantHome::schema(
+        Uuid::now_v7(),
+        &f.cell,
+        SchemaName::new("tenant_0003").unwrap(),
+    ));
+    let fleet = f.fleet().await;
+    let run = fleet.migrate(&homes, &RunOptions::new()).await.unwrap();
+    // The two tenants share a home: migrated once, failed once, reported with both.
+    assert_eq!((run.migrated.len(), run.failed.len()), (5, 1));
+    assert_eq!(run.failed[0].tenants.len(), 2);
+    assert!(run.failed[0].error.contains("already exists"));
+    let rows: Vec<RunStatus> = fleet
+        .status(&homes)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|h| h.failure.map(|r| r.status))
+        .collect();
+    assert_eq!(rows, [RunStatus::Failed]);
+}

@@ -1,0 +1,162 @@
+//! A fleet of tenant schemas on a throwaway PostgreSQL, migration files in a temporary
+//! directory, and the checks a test makes behind the migrator's back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tenant_query::fleet::{Cell, Fleet, Migrations, SchemaName, TenantHome};
+use tenant_query::testing::TestDb;
+use uuid::Uuid;
+
+/// Creates the items table (and a log of applied versions, so that a version run twice
+/// shows).
+pub const M1: &str = "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL);\n\
+CREATE TABLE applied_log (version int NOT NULL);\n\
+INSERT INTO applied_log VALUES (1);\n";
+/// Fails for a tenant that holds an item with a quantity below 1.
+pub const M2: &str = "ALTER TABLE items ADD CONSTRAINT qty_positive CHECK (qty > 0);\n\
+INSERT INTO applied_log VALUES (2);\n";
+pub const M3: &str = "ALTER TABLE items ADD COLUMN note text;\n\
+INSERT INTO applied_log VALUES (3);\n";
+
+/// A directory of migration files, removed on drop.
+pub struct MigrationDir(PathBuf);
+
+impl MigrationDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("tq-fleet-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        MigrationDir(dir)
+    }
+
+    pub fn write(&self, file: &str, sql: &str) -> &Self {
+        std::fs::write(self.0.join(file), sql).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for MigrationDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `n` tenants, each with a schema `tenant_NNNN` (created by the migrator) on one cell.
+pub struct Fixture {
+    pub test_db: TestDb,
+    pub cell: Cell,
+    pub homes: Vec<TenantHome>,
+    pub dir: MigrationDir,
+}
+
+pub fn schema(i: usize) -> String {
+    format!("tenant_{i:04}")
+}
+
+impl Fixture {
+    pub async fn new(n: usize) -> Self {
+        Self::named(n, "cell-a", "fleet-test").await
+    }
+
+    /// With the cell's connections named `application_name` (to find them in
+    /// `pg_stat_activity`).
+    pub async fn named(n: usize, cell: &str, application_name: &str) -> Self {
+        let test_db = TestDb::new().await.unwrap();
+        let cell = Cell::new(cell, runner_pool(&test_db, application_name, 8).await);
+        let homes = (0..n)
+            .map(|i| TenantHome::schema(Uuid::now_v7(), &cell, SchemaName::new(schema(i)).unwrap()))
+            .collect();
+        Fixture {
+            test_db,
+            cell,
+            homes,
+            dir: MigrationDir::new(),
+        }
+    }
+
+    pub fn control(&self) -> &PgPool {
+        self.test_db.pool()
+    }
+
+    /// A migrator over the files in the directory now.
+    pub async fn fleet(&self) -> Fleet {
+        let migrations = Migrations::from_dir(self.dir.path()).await.unwrap();
+        Fleet::new(self.control().clone(), migrations)
+    }
+
+    /// The homes again, on another pool to the same cell (a second runner).
+    pub async fn homes_on_another_pool(&self, application_name: &str) -> Vec<TenantHome> {
+        let cell = Cell::new(
+            self.cell.name(),
+            runner_pool(&self.test_db, application_name, 8).await,
+        );
+        self.homes
+            .iter()
+            .map(|h| TenantHome::schema(h.tenant(), &cell, h.schema_name().unwrap().clone()))
+            .collect()
+    }
+
+    /// Runs `sql(schema)` for every schema index in `which`, as one script.
+    pub async fn each(&self, which: impl IntoIterator<Item = usize>, sql: impl Fn(&str) -> String) {
+        let script: String = which.into_iter().map(|i| sql(&schema(i))).collect();
+        if !script.is_empty() {
+            self.test_db.execute_script(&script).await.unwrap();
+        }
+    }
+
+    /// Per schema, in order: the ledger's versions and the versions the migrations' own
+    /// side effects logged (a version run twice logs twice).
+    pub async fn ledgers_and_logs(&self) -> Vec<(Vec<i64>, Vec<i32>)> {
+        let mut out = Vec::new();
+        for i in 0..self.homes.len() {
+            let s = schema(i);
+            let ledger: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM \"{s}\".tenant_migrations ORDER BY version"
+            )))
+            .fetch_all(self.control())
+            .await
+            .unwrap_or_default();
+            let log: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM \"{s}\".applied_log ORDER BY version"
+            )))
+            .fetch_all(self.control())
+            .await
+            .unwrap_or_default();
+            out.push((ledger, log));
+        }
+        out
+    }
+
+    /// Statements run in this database that read ledgers or the catalog for them.
+    pub async fn ledger_reads(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND (query LIKE $1 OR query LIKE $2)",
+        )
+        .bind("%to_regclass%")
+        .bind("%UNION ALL%")
+        .fetch_one(self.control())
+        .await
+        .expect("pg_stat_statements is loaded")
+    }
+}
+
+pub async fn runner_pool(test_db: &TestDb, application_name: &str, size: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .connect_with(
+            test_db
+                .connect_options()
+                .clone()
+                .application_name(application_name),
+        )
+        .await
+        .unwrap()
+}
