@@ -382,3 +382,54 @@ async fn a_tenant_that_cannot_be_migrated_does_not_stop_the_others() {
         .collect();
     assert_eq!(rows, [RunStatus::Failed]);
 }
+
+/// The runner's connections terminated mid-run (`pg_terminate_backend`), then the runner
+/// itself stopped: every tenant is fully at a version or not at all, and `resume`
+/// finishes the run without applying anything twice.
+#[tokio::test]
+async fn a_runner_killed_mid_run_leaves_each_tenant_all_or_nothing() {
+    const RUNNER: &str = "fleet-kill-runner";
+    let f = Fixture::named(60, "cell-a", RUNNER).await;
+    f.dir.write("0001_items.sql", M1);
+    f.fleet()
+        .await
+        .migrate(&f.homes, &RunOptions::new())
+        .await
+        .unwrap();
+    f.dir.write("0002_slow.sql", M2_SLOW);
+    let fleet = f.fleet().await;
+    let before = f.migrated_rows().await;
+
+    let run = tokio::spawn({
+        let (fleet, homes) = (fleet.clone(), f.homes.clone());
+        async move { fleet.migrate(&homes, &RunOptions::new().parallel(4)).await }
+    });
+    wait_until(|| async { f.migrated_rows().await >= before + 10 }).await;
+    assert!(f.terminate(RUNNER).await >= 1, "the runner had connections");
+    // The runner goes on after losing its connections; then it is stopped as a whole.
+    wait_until(|| async { f.migrated_rows().await >= before + 20 }).await;
+    run.abort();
+    let _ = run.await;
+    // What the stopped runner left open ends with its connections, as with a process.
+    f.terminate(RUNNER).await;
+
+    let at_two = f.assert_all_or_nothing().await;
+    assert!((20..60).contains(&at_two), "{at_two} tenants at version 2");
+    let unfinished: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tenant_fleet_runs WHERE status <> 'migrated'")
+            .fetch_one(f.control())
+            .await
+            .unwrap();
+    assert!(unfinished > 0);
+
+    let resumed = fleet
+        .resume(None, &f.homes, &RunOptions::new().parallel(4))
+        .await
+        .unwrap();
+    assert!(resumed.is_complete(), "{:?}", resumed.failed.first());
+    assert_eq!(resumed.applied, 60 - at_two);
+    assert_eq!(f.assert_all_or_nothing().await, 60);
+    for (ledger, log) in f.ledgers_and_logs().await {
+        assert_eq!((ledger, log), (vec![1, 2], vec![1, 2]));
+    }
+}

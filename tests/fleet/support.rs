@@ -160,3 +160,84 @@ pub async fn runner_pool(test_db: &TestDb, application_name: &str, size: u32) ->
         .await
         .unwrap()
 }
+
+/// A slow second migration, to have runs in flight to kill.
+pub const M2_SLOW: &str = "ALTER TABLE items ADD COLUMN note text;\n\
+INSERT INTO applied_log VALUES (2);\n\
+SELECT pg_sleep(0.05);\n";
+
+impl Fixture {
+    /// Per schema: whether `items` has the `note` column the slow migration adds.
+    pub async fn have_note(&self) -> Vec<bool> {
+        let schemas: Vec<String> = (0..self.homes.len()).map(schema).collect();
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT FROM information_schema.columns c \
+             WHERE c.table_schema = s AND c.table_name = 'items' AND c.column_name = 'note') \
+             FROM unnest($1::text[]) WITH ORDINALITY AS l(s, i) ORDER BY i",
+        )
+        .bind(&schemas)
+        .fetch_all(self.control())
+        .await
+        .unwrap()
+    }
+
+    /// Ends every backend of `application_name` in this database; how many there were.
+    pub async fn terminate(&self, application_name: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND datname = current_database()",
+        )
+        .bind(application_name)
+        .fetch_one(self.control())
+        .await
+        .unwrap()
+    }
+
+    /// Homes the run table shows migrated, over all runs.
+    pub async fn migrated_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM tenant_fleet_runs WHERE status = 'migrated'")
+            .fetch_one(self.control())
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Every home is either fully at version 2 (ledger, side effect and column) or
+    /// not at all; how many are.
+    pub async fn assert_all_or_nothing(&self) -> usize {
+        let notes = self.have_note().await;
+        let mut at_two = 0;
+        for (i, ((ledger, log), note)) in self
+            .ledgers_and_logs()
+            .await
+            .into_iter()
+            .zip(notes)
+            .enumerate()
+        {
+            let in_ledger = ledger.contains(&2);
+            assert_eq!(
+                ledger.iter().filter(|v| **v == 2).count(),
+                log.iter().filter(|v| **v == 2).count(),
+                "{}",
+                schema(i)
+            );
+            assert_eq!(
+                in_ledger,
+                note,
+                "{}: ledger {ledger:?}, note column {note}",
+                schema(i)
+            );
+            assert_eq!(in_ledger, log.contains(&2), "{}", schema(i));
+            at_two += usize::from(in_ledger);
+        }
+        at_two
+    }
+}
+
+/// Waits, polling, until `done` holds; panics after a minute (a hung run, not a slow one).
+pub async fn wait_until<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "gave up waiting");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
