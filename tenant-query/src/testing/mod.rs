@@ -18,6 +18,9 @@
 //!
 //! With `DATABASE_URL` set the server is yours, and its settings are whatever it has.
 //!
+//! A test that needs more than one server starts each with [`TestServer::start`]: the same
+//! binaries, profile and user, its own data directory and port, stopped when dropped.
+//!
 //! When the PostgreSQL server binaries or `pgbouncer` are missing, the harness installs
 //! the Debian package (`postgresql`, `pgbouncer`) itself if it runs as root with `apt-get`,
 //! unless `TQ_NO_INSTALL=1` is set; otherwise it fails with what is missing and how to get
@@ -89,7 +92,16 @@ pub struct TestDb {
 impl TestDb {
     /// Creates a fresh, empty database (see the module documentation for where).
     pub async fn new() -> Result<TestDb, HarnessError> {
-        let server = server_options()?;
+        let drop_on_exit = std::env::var_os("DATABASE_URL").is_some();
+        TestDb::create_on(server_options()?, drop_on_exit).await
+    }
+
+    /// Creates a fresh database on the server `server` (options for its maintenance
+    /// database) connects to; `drop_on_exit` when the server outlives the test.
+    async fn create_on(
+        server: PgConnectOptions,
+        drop_on_exit: bool,
+    ) -> Result<TestDb, HarnessError> {
         let name = format!("tenant_query_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = server.connect().await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
@@ -105,7 +117,7 @@ impl TestDb {
             db: TenantDb::new(pool),
             options,
             name,
-            drop_on_exit: std::env::var_os("DATABASE_URL").is_some(),
+            drop_on_exit,
         })
     }
 
@@ -171,20 +183,96 @@ fn server_options() -> Result<PgConnectOptions, HarnessError> {
     }
     static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
     let port = SERVER
-        .get_or_init(start_server)
+        .get_or_init(|| {
+            let server = start_server()?;
+            let port = server.port;
+            // Kept for the life of the process: its exit closes the pipe that stops it.
+            *SERVER_PROCESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.process);
+            Ok(port)
+        })
         .clone()
         .map_err(HarnessError)?;
-    Ok(PgConnectOptions::new()
+    Ok(maintenance_options(port))
+}
+
+/// Options for the `postgres` database of a throwaway server on `port`.
+fn maintenance_options(port: u16) -> PgConnectOptions {
+    PgConnectOptions::new()
         .host("127.0.0.1")
         .port(port)
         .username("postgres")
         .database("postgres")
-        .disable_statement_logging())
+        .disable_statement_logging()
 }
 
-/// The server process, kept for the life of the test process: its stdin is the pipe whose
-/// closing (at exit) tells the wrapper script to stop the server and clean up.
+/// The process-wide server's wrapper, kept for the life of the test process: its stdin is
+/// the pipe whose closing (at exit) tells the wrapper script to stop the server and clean
+/// up.
 static SERVER_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
+
+/// A started throwaway server: its port, and the wrapper whose stdin closing stops it.
+struct RunningServer {
+    port: u16,
+    process: Child,
+}
+
+/// Another throwaway PostgreSQL server of its own, besides the process-wide one
+/// [`TestDb::new`] uses: its own data directory and port, the same binaries, profile
+/// (`TQ_PG_PROFILE`) and user. For tests that need several servers (one database per
+/// server, say). It starts from the local binaries even when `DATABASE_URL` is set, and
+/// stops, its directory removed, when dropped (or when the process exits).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = tenant_query::testing::TestServer::start().await?;
+/// let test_db = server.database().await?;
+/// test_db.execute_script("CREATE TABLE notes (id uuid PRIMARY KEY)").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TestServer {
+    port: u16,
+    process: Child,
+}
+
+impl TestServer {
+    /// Starts a server (initdb, then postgres on a free loopback port) and waits until it
+    /// accepts connections.
+    pub async fn start() -> Result<TestServer, HarnessError> {
+        // initdb and the wait for readiness block; keep them off the async workers.
+        let server = tokio::task::spawn_blocking(start_server)
+            .await
+            .map_err(|e| HarnessError(format!("the server start panicked: {e}")))?
+            .map_err(HarnessError)?;
+        Ok(TestServer {
+            port: server.port,
+            process: server.process,
+        })
+    }
+
+    /// The port the server listens on (at 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Options that connect to the server's `postgres` database as the superuser
+    /// `postgres` (for administration, or `.database(..)` for another database).
+    pub fn connect_options(&self) -> PgConnectOptions {
+        maintenance_options(self.port)
+    }
+
+    /// A fresh, empty database on this server. It goes away with the server.
+    pub async fn database(&self) -> Result<TestDb, HarnessError> {
+        TestDb::create_on(self.connect_options(), false).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.process.stdin.take()); // the wrapper stops the server and cleans up
+        let _ = self.process.wait();
+    }
+}
 
 /// Runs initdb and postgres in a fresh temporary directory, then waits until they accept
 /// connections, then stops both and removes the directory once stdin closes.
@@ -221,7 +309,9 @@ fn profile_settings() -> Result<&'static str, String> {
     }
 }
 
-fn start_server() -> Result<u16, String> {
+/// The one routine that starts a throwaway server (the process-wide one and each
+/// [`TestServer`]).
+fn start_server() -> Result<RunningServer, String> {
     let settings = profile_settings()?;
     let bin = find_or_install(&POSTGRES, server_binaries)?;
     let port = free_port().map_err(|e| e.0)?;
@@ -252,9 +342,13 @@ fn start_server() -> Result<u16, String> {
             bin.display()
         ));
     };
-    *SERVER_PROCESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+    let server = RunningServer {
+        port,
+        process: child,
+    };
+    // On failure `server` drops here, closing the pipe so the wrapper cleans up.
     wait_until_ready(port, &dir)?;
-    Ok(port)
+    Ok(server)
 }
 
 fn read_line(reader: &mut impl BufRead, line: &mut String) -> Option<String> {

@@ -1,0 +1,5 @@
+//! Placement of tenants: the harness's extra servers, and each isolation model behind one
+//! scope.
+
+#[path = "placement/harness.rs"]
+mod harness;
