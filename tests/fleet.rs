@@ -1,6 +1,6 @@
 //! Fleet migrations on a real PostgreSQL: hundreds of tenant schemas migrated in
 //! parallel, failures recorded and resumed, two runners at once, drift, canaries, a
-//! runner killed mid-run.
+//! runner killed mid-run, tenants on three servers.
 
 #[path = "fleet/support.rs"]
 mod support;
@@ -8,7 +8,10 @@ mod support;
 use std::collections::HashSet;
 
 use support::*;
-use tenant_query::fleet::{FleetError, Migrations, RunOptions, RunStatus, SchemaName, TenantHome};
+use tenant_query::fleet::{
+    Cell, Fleet, FleetError, Migrations, RunOptions, RunStatus, SchemaName, TenantHome,
+};
+use tenant_query::testing::{TestDb, TestServer};
 use uuid::Uuid;
 
 const TENANTS: usize = 500;
@@ -431,5 +434,124 @@ async fn a_runner_killed_mid_run_leaves_each_tenant_all_or_nothing() {
     assert_eq!(f.assert_all_or_nothing().await, 60);
     for (ledger, log) in f.ledgers_and_logs().await {
         assert_eq!((ledger, log), (vec![1, 2], vec![1, 2]));
+    }
+}
+
+/// Tenants on three servers (a cell each, two connections of budget each): schema homes
+/// on all three and one database home shared by three tenants; a failing tenant on two of
+/// them; resume finishes; no cell ever serves more connections than its budget.
+#[tokio::test]
+async fn tenants_spread_over_three_servers() {
+    let control = TestDb::new().await.unwrap();
+    let servers = [
+        TestServer::start().await.unwrap(),
+        TestServer::start().await.unwrap(),
+    ];
+    let dbs = [
+        TestDb::new().await.unwrap(),
+        servers[0].database().await.unwrap(),
+        servers[1].database().await.unwrap(),
+    ];
+    let mut cells = Vec::new();
+    for (k, db) in dbs.iter().enumerate() {
+        let pool = runner_pool(db, "fleet-three", 4).await;
+        cells.push(Cell::new(format!("cell-{k}"), pool).with_budget(2));
+    }
+    let mut homes = Vec::new();
+    for cell in &cells {
+        for i in 0..25 {
+            let name = SchemaName::new(schema(i)).unwrap();
+            homes.push(TenantHome::schema(Uuid::now_v7(), cell, name));
+        }
+    }
+    let shared: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    homes.extend(shared.iter().map(|t| TenantHome::database(*t, &cells[2])));
+
+    let dir = MigrationDir::new();
+    dir.write("0001_items.sql", M1);
+    let fleet_of = |dir: &MigrationDir| {
+        let path = dir.path().to_path_buf();
+        let control = control.pool().clone();
+        async move { Fleet::new(control, Migrations::from_dir(path).await.unwrap()) }
+    };
+    let options = RunOptions::new().parallel(12);
+    let first = fleet_of(&dir)
+        .await
+        .migrate(&homes, &options)
+        .await
+        .unwrap();
+    assert_eq!((first.migrated.len(), first.applied), (76, 76));
+
+    let bad = [(1, Some(schema(7))), (2, None)];
+    for (k, schema) in &bad {
+        let prefix = schema
+            .as_ref()
+            .map(|s| format!("\"{s}\"."))
+            .unwrap_or_default();
+        let sql = format!("INSERT INTO {prefix}items VALUES (1, -5)");
+        dbs[*k].execute_script(&sql).await.unwrap();
+    }
+    dir.write("0002_positive.sql", M2)
+        .write("0003_notes.sql", M3);
+    let fleet = fleet_of(&dir).await;
+    let run = fleet.migrate(&homes, &options).await.unwrap();
+    let mut failed: Vec<String> = run.failed.iter().map(|f| f.home.to_string()).collect();
+    failed.sort();
+    assert_eq!(failed, ["cell-1/tenant_0007", "cell-2"]);
+    let shared_failure = run
+        .failed
+        .iter()
+        .find(|f| f.home.schema().is_none())
+        .unwrap();
+    assert_eq!(shared_failure.tenants, shared);
+    assert_eq!(run.migrated.len(), 74);
+
+    for (k, schema) in &bad {
+        let prefix = schema
+            .as_ref()
+            .map(|s| format!("\"{s}\"."))
+            .unwrap_or_default();
+        let sql = format!("DELETE FROM {prefix}items");
+        dbs[*k].execute_script(&sql).await.unwrap();
+    }
+    let resumed = fleet.resume(Some(run.run), &homes, &options).await.unwrap();
+    assert_eq!((resumed.migrated.len(), resumed.applied), (2, 4));
+    for (k, db) in dbs.iter().enumerate() {
+        for i in 0..25 {
+            let got = ledger_and_log(db.pool(), Some(&schema(i))).await;
+            assert_eq!(
+                got,
+                (vec![1, 2, 3], vec![1, 2, 3]),
+                "cell-{k}/{}",
+                schema(i)
+            );
+        }
+    }
+    let got = ledger_and_log(dbs[2].pool(), None).await;
+    assert_eq!(got, (vec![1, 2, 3], vec![1, 2, 3]));
+    assert!(fleet.plan(&homes).await.unwrap().is_empty());
+
+    // Each cell's budget holds: a migration that counts the runner's busy connections on
+    // its server sees at most two (the pools have four; twelve homes run at once).
+    for db in &dbs {
+        db.execute_script("CREATE TABLE public.busy_seen (n int)")
+            .await
+            .unwrap();
+    }
+    dir.write(
+        "0004_count.sql",
+        "INSERT INTO public.busy_seen SELECT count(*) FROM pg_stat_activity \
+         WHERE application_name = 'fleet-three' AND datname = current_database() \
+         AND state <> 'idle';\nSELECT pg_sleep(0.02);\n",
+    );
+    let fleet = fleet_of(&dir).await;
+    let run = fleet.migrate(&homes, &options).await.unwrap();
+    assert_eq!(run.applied, 76);
+    for db in &dbs {
+        let seen: i32 = sqlx::query_scalar("SELECT max(n)::int FROM public.busy_seen")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!((1..=2).contains(&seen), "{seen} connections busy at once");
     }
 }

@@ -115,20 +115,7 @@ impl Fixture {
     pub async fn ledgers_and_logs(&self) -> Vec<(Vec<i64>, Vec<i32>)> {
         let mut out = Vec::new();
         for i in 0..self.homes.len() {
-            let s = schema(i);
-            let ledger: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT version FROM \"{s}\".tenant_migrations ORDER BY version"
-            )))
-            .fetch_all(self.control())
-            .await
-            .unwrap_or_default();
-            let log: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT version FROM \"{s}\".applied_log ORDER BY version"
-            )))
-            .fetch_all(self.control())
-            .await
-            .unwrap_or_default();
-            out.push((ledger, log));
+            out.push(ledger_and_log(self.control(), Some(&schema(i))).await);
         }
         out
     }
@@ -240,4 +227,23 @@ pub async fn wait_until<F: std::future::Future<Output = bool>>(mut done: impl Fn
         assert!(std::time::Instant::now() < deadline, "gave up waiting");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A home's ledger versions and the versions its migrations logged, in order (empty when
+/// the home has no tables yet).
+pub async fn ledger_and_log(pool: &PgPool, schema: Option<&str>) -> (Vec<i64>, Vec<i32>) {
+    let prefix = schema.map(|s| format!("\"{s}\".")).unwrap_or_default();
+    let ledger: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT version FROM {prefix}tenant_migrations ORDER BY version"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    let log: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT version FROM {prefix}applied_log ORDER BY version"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    (ledger, log)
 }
