@@ -2,6 +2,8 @@
 //! parallel, failures recorded and resumed, two runners at once, drift, canaries, a
 //! runner killed mid-run, tenants on three servers.
 
+#[path = "fleet/events.rs"]
+mod events;
 #[path = "fleet/support.rs"]
 mod support;
 
@@ -12,6 +14,7 @@ use tenant_query::fleet::{
     Cell, Fleet, FleetError, Migrations, RunOptions, RunStatus, SchemaName, TenantHome,
 };
 use tenant_query::testing::{TestDb, TestServer};
+use tracing::instrument::WithSubscriber;
 use uuid::Uuid;
 
 const TENANTS: usize = 500;
@@ -554,4 +557,49 @@ async fn tenants_spread_over_three_servers() {
             .unwrap();
         assert!((1..=2).contains(&seen), "{seen} connections busy at once");
     }
+}
+
+/// Every tenant's start, each version applied, and a failure with its error are `tracing`
+/// events (target `tenant_query::fleet`), the failure at `ERROR` for error trackers.
+#[tokio::test]
+async fn each_tenant_reports_started_applied_and_failed_as_tracing_events() {
+    let f = Fixture::new(4).await;
+    f.dir.write("0001_items.sql", M1);
+    f.fleet()
+        .await
+        .migrate(&f.homes, &RunOptions::new())
+        .await
+        .unwrap();
+    f.each([2], |s| {
+        format!("INSERT INTO \"{s}\".items VALUES (1, -1);\n")
+    })
+    .await;
+    f.dir.write("0002_positive.sql", M2);
+    let fleet = f.fleet().await;
+    let capture = events::Capture::default();
+    let run = fleet
+        .migrate(&f.homes, &RunOptions::new())
+        .with_subscriber(capture.subscriber())
+        .await
+        .unwrap();
+    assert_eq!(run.failed.len(), 1);
+    let events = capture.events();
+    let named = |message: &str| -> Vec<&events::Event> {
+        events
+            .iter()
+            .filter(|e| e.field("message") == message)
+            .collect()
+    };
+    assert_eq!(named("tenant migration started").len(), 4);
+    let applied = named("tenant migration applied");
+    assert_eq!(applied.len(), 3);
+    assert!(applied.iter().all(|e| e.field("version") == "2"));
+    let failed = named("tenant migration failed");
+    assert_eq!(failed.len(), 1);
+    let failed = failed[0];
+    assert_eq!(failed.level, tracing::Level::ERROR);
+    assert_eq!(failed.field("tenant"), f.homes[2].tenant().to_string());
+    assert_eq!(failed.field("home"), format!("cell-a/{}", schema(2)));
+    assert_eq!(failed.field("version"), "2");
+    assert!(failed.field("error").contains("qty_positive"));
 }
