@@ -1,6 +1,11 @@
 //! The ledger of each tenant home (`tenant_migrations`: version, checksum, applied at,
 //! duration): how it is created, read for a whole cell at once, and written in the same
 //! transaction as the migration it records.
+//!
+//! Each write also sets the ledger table's comment to a summary of the ledger (its
+//! versions and a SHA-256 over their checksums), in the same transaction. The no-op check
+//! reads the summaries of all of a cell's homes in one catalog query, which opens no
+//! ledger; only homes whose summary differs from the files' have their ledger read.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,9 +14,15 @@ use sqlx::migrate::Migration;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 
 use super::home::{Home, SchemaName};
+use super::source::Migrations;
+use crate::sql;
 
 /// The ledger table's name in every home.
 pub const LEDGER_TABLE: &str = "tenant_migrations";
+
+/// The versions and the digest of [`summary_text`], over rows `(version, checksum)`.
+const SUMMARIZE: &str = "SELECT string_agg(version::text, ',' ORDER BY version), \
+     encode(sha256(string_agg(checksum, ''::bytea ORDER BY version)), 'hex')";
 
 /// Homes per statement when a cell's ledgers are read together.
 const HOMES_PER_READ: usize = 500;
@@ -41,32 +52,69 @@ fn ddl(schema: Option<&SchemaName>) -> String {
     )
 }
 
+/// The summary a ledger's table comment holds: its versions in order, and a SHA-256 over
+/// their checksums in that order (hex).
+fn summary_text(versions: &str, digest: &str) -> String {
+    format!("tenant_query.fleet ledger: {versions} {digest}")
+}
+
+/// The summary of a ledger holding exactly `migrations`, computed as the database computes
+/// it (see [`SUMMARIZE`]).
+pub(crate) fn expected_summary(migrations: &Migrations) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    let mut versions = Vec::new();
+    for m in migrations.iter() {
+        digest.update(m.checksum.as_ref());
+        versions.push(m.version.to_string());
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    summary_text(&versions.join(","), &hex)
+}
+
 /// What a home's ledger says: the checksum of every applied version; `exists` is false
-/// when the home has no ledger yet (a new tenant).
+/// when the home has no ledger yet (a new tenant). `current`: its summary says it holds
+/// exactly the files' versions and checksums, and `applied` was not read.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ledger {
     pub(crate) exists: bool,
+    pub(crate) current: bool,
     pub(crate) applied: BTreeMap<i64, Vec<u8>>,
 }
 
 /// Reads the ledgers of `homes`, all on `pool`'s cell: one catalog query for which
-/// ledgers exist, then one statement per [`HOMES_PER_READ`] homes that reads them all
-/// (a `UNION ALL` of the ledgers), whatever the number of homes.
-pub(crate) async fn read_cell(pool: &PgPool, homes: &[&Home]) -> Result<Vec<Ledger>, sqlx::Error> {
+/// ledgers exist and their summaries; then, for the homes whose summary is not
+/// `expected` (all of them when `expected` is `None`), one statement per
+/// [`HOMES_PER_READ`] homes that reads their ledgers (a `UNION ALL`).
+pub(crate) async fn read_cell(
+    pool: &PgPool,
+    homes: &[&Home],
+    expected: Option<&str>,
+) -> Result<Vec<Ledger>, sqlx::Error> {
     let tables: Vec<String> = homes.iter().map(|h| table(h.key.schema())).collect();
-    let existing: Vec<i64> = sqlx::query_scalar(
-        "SELECT i FROM unnest($1::text[]) WITH ORDINALITY AS l(t, i) \
+    let existing: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT i, obj_description(to_regclass(t), 'pg_class') \
+         FROM unnest($1::text[]) WITH ORDINALITY AS l(t, i) \
          WHERE to_regclass(t) IS NOT NULL",
     )
     .bind(&tables)
     .fetch_all(pool)
     .await?;
     let mut ledgers = vec![Ledger::default(); homes.len()];
-    let existing: Vec<usize> = existing.into_iter().map(|i| i as usize - 1).collect();
-    for &i in &existing {
+    let mut to_read = Vec::new();
+    for (i, summary) in existing {
+        let i = i as usize - 1;
         ledgers[i].exists = true;
+        ledgers[i].current = expected.is_some() && summary.as_deref() == expected;
+        if !ledgers[i].current {
+            to_read.push(i);
+        }
     }
-    for chunk in existing.chunks(HOMES_PER_READ) {
+    for chunk in to_read.chunks(HOMES_PER_READ) {
         let selects: Vec<String> = chunk
             .iter()
             .map(|&i| format!("SELECT {i}::int8, version, checksum FROM {}", tables[i]))
@@ -180,15 +228,25 @@ async fn in_transaction(
         .execute(&mut *tx)
         .await?;
     let took = started.elapsed();
+    let t = table(schema);
     let record = format!(
-        "INSERT INTO {} (version, description, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
-        table(schema)
+        "WITH inserted AS (INSERT INTO {t} (version, description, checksum, duration_ms) \
+         VALUES ($1, $2, $3, $4) RETURNING version, checksum), \
+         ledger AS (SELECT version, checksum FROM {t} UNION ALL SELECT * FROM inserted) \
+         {SUMMARIZE} FROM ledger"
     );
-    sqlx::query(AssertSqlSafe(record))
+    let (versions, digest): (String, String) = sqlx::query_as(AssertSqlSafe(record))
         .bind(migration.version)
         .bind(migration.description.as_ref())
         .bind(migration.checksum.as_ref())
         .bind(took.as_millis() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+    let comment = format!(
+        "COMMENT ON TABLE {t} IS {}",
+        sql::literal(&summary_text(&versions, &digest))
+    );
+    sqlx::raw_sql(AssertSqlSafe(comment))
         .execute(&mut *tx)
         .await?;
     Ok(Outcome::Applied(took))

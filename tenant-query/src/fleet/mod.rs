@@ -15,8 +15,8 @@
 //!   moves on, so homes never wait on each other and nothing runs twice;
 //! - **continue on error**: a failing home is recorded with its error and the run goes on;
 //!   [`Fleet::resume`] takes up the failed, locked and unfinished homes only;
-//! - **a cheap no-op**: a home with nothing pending costs a share of one catalog query and
-//!   one ledger read per cell, not a connection per tenant;
+//! - **a cheap no-op**: a home with nothing pending costs a share of one catalog query per
+//!   cell (the ledgers' summaries, see below), not a connection per tenant;
 //! - [`Fleet::plan`] (a dry run), [`Fleet::status`] (applied, pending, failed, checksum
 //!   drift) and canary tenants ([`RunOptions::canary`]);
 //! - a `tracing` event per home, target `tenant_query::fleet`, with the fields `tenant`,
@@ -29,6 +29,12 @@
 //! file, insert the ledger row, commit. A failure, a killed runner or a terminated
 //! connection leaves the home fully at a version or not at all. Migration files must not
 //! manage transactions themselves (no `BEGIN`/`COMMIT`, no `-- no-transaction`).
+//!
+//! Each ledger write also sets the ledger table's comment to a summary of the ledger (its
+//! versions, and a SHA-256 over their checksums), in the same transaction; `plan` and
+//! `migrate` read the summaries of all of a cell's homes in one catalog query and read the
+//! ledgers only of the homes whose summary differs from the files' (they have work, or
+//! drift). `status` always reads every ledger. Change ledgers only through the migrator.
 //!
 //! The library's own tables (the audit log, [`crate::MIGRATION_SQL`]) are a built-in
 //! migration, version [`AUDIT_LOG_VERSION`] (0), added by [`Migrations::with_audit_log`];
@@ -118,7 +124,8 @@ impl Fleet {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self, homes: &[TenantHome]) -> Result<Vec<HomeStatus>, FleetError> {
-        let surveyed = status::survey(&self.migrations, home::group(homes)).await?;
+        let surveyed =
+            status::survey(&self.migrations, home::group(homes), status::Depth::Ledgers).await?;
         let mut statuses: Vec<HomeStatus> = surveyed.into_iter().map(|s| s.status).collect();
         runs::ensure(&self.control).await?;
         status::with_failures(&mut statuses, runs::latest(&self.control).await?);
@@ -136,7 +143,12 @@ impl Fleet {
     /// # Ok(()) }
     /// ```
     pub async fn plan(&self, homes: &[TenantHome]) -> Result<Vec<HomeStatus>, FleetError> {
-        let surveyed = status::survey(&self.migrations, home::group(homes)).await?;
+        let surveyed = status::survey(
+            &self.migrations,
+            home::group(homes),
+            status::Depth::Summaries,
+        )
+        .await?;
         Ok(surveyed
             .into_iter()
             .map(|s| s.status)
@@ -190,7 +202,7 @@ impl Fleet {
             return Err(FleetError::InvalidOption("parallel must be at least 1"));
         }
         runs::ensure(&self.control).await?;
-        let surveyed = status::survey(&self.migrations, homes).await?;
+        let surveyed = status::survey(&self.migrations, homes, status::Depth::Summaries).await?;
         let (current, work): (Vec<_>, Vec<_>) =
             surveyed.into_iter().partition(|s| s.status.is_current());
         let current: Vec<&home::Home> = current.iter().map(|s| &s.home).collect();

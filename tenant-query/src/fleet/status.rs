@@ -51,18 +51,31 @@ pub(crate) struct Surveyed {
     pub(crate) status: HomeStatus,
 }
 
-/// Reads the ledgers of `homes` (one round of catalog and ledger reads per cell, the
+/// How much of the ledgers a survey reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Trust a ledger's summary when it says the home is current (plan, migrate).
+    Summaries,
+    /// Read every ledger (status).
+    Ledgers,
+}
+
+/// Reads the ledgers of `homes` (one catalog query per cell, plus one ledger read per
+/// cell for the homes that are not current or, with [`Depth::Ledgers`], for all; the
 /// cells in parallel) and compares them with `migrations`.
 pub(crate) async fn survey(
     migrations: &Migrations,
     homes: Vec<Home>,
+    depth: Depth,
 ) -> Result<Vec<Surveyed>, sqlx::Error> {
+    let expected = ledger::expected_summary(migrations);
+    let expected = (depth == Depth::Summaries).then_some(expected.as_str());
     let mut by_cell: BTreeMap<&str, Vec<&Home>> = BTreeMap::new();
     for home in &homes {
         by_cell.entry(home.cell.name()).or_default().push(home);
     }
     let reads = by_cell.values().map(|cell_homes| async move {
-        let ledgers = ledger::read_cell(cell_homes[0].cell.pool(), cell_homes).await?;
+        let ledgers = ledger::read_cell(cell_homes[0].cell.pool(), cell_homes, expected).await?;
         Ok::<_, sqlx::Error>(
             cell_homes
                 .iter()
@@ -88,6 +101,17 @@ pub(crate) async fn survey(
 }
 
 fn compare(migrations: &Migrations, home: &Home, ledger: &Ledger) -> HomeStatus {
+    if ledger.current {
+        return HomeStatus {
+            home: home.key.clone(),
+            tenants: home.tenants.clone(),
+            applied: migrations.iter().map(|m| m.version).collect(),
+            pending: Vec::new(),
+            drift: Vec::new(),
+            unknown: Vec::new(),
+            failure: None,
+        };
+    }
     let pending = migrations
         .iter()
         .filter(|m| !ledger.applied.contains_key(&m.version))
