@@ -222,7 +222,8 @@ impl HomeKey {
     }
 
     /// The key of this home's advisory lock (one lock space per database, so the schema
-    /// is enough to tell homes apart).
+    /// is enough to tell homes apart). It is hashed to 64 bits: two schemas whose hashes
+    /// collide share a lock, which only makes a concurrent runner skip one as `locked`.
     pub(crate) fn lock_name(&self) -> String {
         format!("tenant_query.fleet/{}", self.schema_column())
     }
