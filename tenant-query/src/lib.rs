@@ -54,6 +54,7 @@
 //! | `testing` | `tenant_query::testing`: a throwaway PostgreSQL (or a fresh database on `DATABASE_URL`) for tests, examples and benchmarks |
 //! | `axum` | `tenant_query::http`: a tower layer that resolves each request's tenant, and axum extractors for the scope, a [`ScopedDb`] and per-request [`Loader`]s |
 //! | `rust_decimal` | `rust_decimal::Decimal` fields for `numeric` columns |
+//! | `fleet` | `tenant_query::fleet`: sqlx's migration files applied in every tenant home (schema or database), in parallel, resumably, with a ledger per home and a run table |
 //!
 //! None is on by default. `tracing` is always on: every statement is a span named by
 //! OpenTelemetry's database conventions (see the README's Tracing section), and it costs an
@@ -111,6 +112,9 @@ mod trace;
 mod transaction;
 mod value;
 
+#[cfg(feature = "fleet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fleet")))]
+pub mod fleet;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
