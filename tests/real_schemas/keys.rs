@@ -708,3 +708,61 @@ async fn the_schema_check_takes_ids_made_by_identities_and_defaults() {
     .unwrap();
     assert_eq!(Invoice::get(&s, invoice.id).await.unwrap(), invoice);
 }
+
+/// Keyset pages take the entity's own key type: bigint identities and natural text keys
+/// page like uuids, skipping another tenant's rows and deleted ones.
+#[tokio::test]
+async fn keyset_pages_over_bigint_and_text_keys() {
+    let test_db = database::<i64>().await;
+    let db = test_db.db();
+    let a = db.scope(&TenantScope::new(5_i64));
+    let b = db.scope(&TenantScope::new(6_i64));
+    let names = ["e", "d", "c", "b", "a"];
+    let mine = Account::insert_many(&a, names.iter().map(|n| account(n)).collect())
+        .await
+        .unwrap();
+    // Ids between a's: tenant b's row and a's deleted one must not show up in a page.
+    Account::insert(&b, account("theirs")).await.unwrap();
+    let gone = Account::insert(&a, account("gone")).await.unwrap();
+    Account::delete(&a, gone.id).await.unwrap();
+    Account::insert(&a, account("last")).await.unwrap();
+    let ids = |rows: Vec<Account>| rows.into_iter().map(|r| r.id).collect::<Vec<i64>>();
+    let page = Account::query()
+        .after_id(mine[1].id)
+        .limit(3)
+        .all(&a)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), [mine[2].id, mine[3].id, mine[4].id]);
+    let page = Account::query()
+        .after(Account::NAME.asc(), "b", mine[3].id)
+        .limit(2)
+        .all(&a)
+        .await
+        .unwrap();
+    let page: Vec<String> = page.into_iter().map(|r| r.name).collect();
+    assert_eq!(page, ["c", "d"]);
+
+    let test_db = database::<Uuid>().await;
+    let db = test_db.db();
+    let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let a = db.scope(&TenantScope::new(org_a));
+    let b = db.scope(&TenantScope::new(org_b));
+    for key in ["alpha", "beta", "delta", "gamma"] {
+        let flag = || NewFlag {
+            key: key.into(),
+            enabled: true,
+        };
+        Flag::insert(&a, flag()).await.unwrap();
+        Flag::insert(&b, flag()).await.unwrap();
+    }
+    Flag::delete(&a, "delta".into()).await.unwrap();
+    let page = Flag::query()
+        .after_id("alpha".into())
+        .limit(5)
+        .all(&a)
+        .await
+        .unwrap();
+    let keys: Vec<String> = page.into_iter().map(|f| f.key).collect();
+    assert_eq!(keys, ["beta", "gamma"]);
+}
