@@ -128,14 +128,16 @@ impl<'a> SchemaCheck<'a> {
             if own.is_empty() {
                 problems.push(SchemaProblem::MissingForeignKey { table, column: fk });
             }
-            // A composite key pairs the tenant with the tenant and the fk with the id.
+            // A composite key pairs the tenant with the tenant and the fk with the id; a
+            // parent without a tenant column (`via`) can only be referenced by its id.
+            let paired_tenant = tenant.filter(|_| parent.via.is_none());
             let scoped = |k: &&ForeignKey| {
                 let pairs: Vec<(&str, &str)> =
                     k.1.iter()
                         .map(String::as_str)
                         .zip(k.2.iter().map(String::as_str))
                         .collect();
-                tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
+                paired_tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
                     && pairs.contains(&(fk, parent.id.name))
             };
             for key in own.iter().filter(|k| !scoped(k)) {
