@@ -2,8 +2,6 @@
 
 use std::marker::PhantomData;
 
-use uuid::Uuid;
-
 use crate::meta::EntityMeta;
 use crate::value::{BindOnce, SqlValue};
 
@@ -497,7 +495,8 @@ pub(crate) struct OrderTerm {
 /// Where a keyset page starts: after the row with `id` (and `value` in `column`).
 pub(crate) struct Keyset {
     pub(crate) column: Option<(&'static str, Box<dyn BindOnce>)>,
-    pub(crate) id: Uuid,
+    /// The id, of the entity's key type.
+    pub(crate) id: Box<dyn BindOnce>,
     pub(crate) descending: bool,
 }
 

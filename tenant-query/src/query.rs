@@ -4,7 +4,6 @@
 use std::marker::PhantomData;
 
 use sqlx::AssertSqlSafe;
-use uuid::Uuid;
 
 use crate::action::AuditAction;
 use crate::entity::{SoftDelete, TenantEntity};
@@ -113,12 +112,12 @@ impl<E: TenantEntity> Query<E> {
         Locking { query: self }
     }
 
-    /// Keyset pagination on the id: rows after `id`, in id order (ids are UUIDv7, so this
-    /// is creation order). Orders by id before any other `order_by`.
-    pub fn after_id(mut self, id: Uuid) -> Self {
+    /// Keyset pagination on the id: rows after `id`, in id order (for UUIDv7 ids and
+    /// identities, creation order). Orders by id before any other `order_by`.
+    pub fn after_id(mut self, id: E::Id) -> Self {
         self.parts.keyset = Some(Keyset {
             column: None,
-            id,
+            id: Box::new(id),
             descending: false,
         });
         self
@@ -131,11 +130,11 @@ impl<E: TenantEntity> Query<E> {
         mut self,
         order: Order<E, T, NotNull>,
         value: impl crate::filter::IntoValue<T>,
-        id: Uuid,
+        id: E::Id,
     ) -> Self {
         self.parts.keyset = Some(Keyset {
             column: Some((order.column.name(), Box::new(value.into_value()))),
-            id,
+            id: Box::new(id),
             descending: order.descending,
         });
         self

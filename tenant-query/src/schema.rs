@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::exec::Route;
-use crate::meta::{ColumnMeta, EntityMeta};
+use crate::meta::{ColumnMeta, ColumnRole, EntityMeta};
 use crate::sql::{self, ident, table};
 use crate::trace::Summary;
 
@@ -29,7 +29,7 @@ pub struct SchemaCheck<'a> {
     warn_only: bool,
 }
 
-type Column = (String, Oid, String, String, bool, bool, bool);
+type Column = (String, Oid, String, String, bool, bool, bool, bool);
 type Index = (String, bool, bool, Option<String>, Vec<String>);
 type ForeignKey = (String, Vec<String>, Vec<String>, bool);
 
@@ -128,14 +128,16 @@ impl<'a> SchemaCheck<'a> {
             if own.is_empty() {
                 problems.push(SchemaProblem::MissingForeignKey { table, column: fk });
             }
-            // A composite key pairs the tenant with the tenant and the fk with the id.
+            // A composite key pairs the tenant with the tenant and the fk with the id; a
+            // parent without a tenant column (`via`) can only be referenced by its id.
+            let paired_tenant = tenant.filter(|_| parent.via.is_none());
             let scoped = |k: &&ForeignKey| {
                 let pairs: Vec<(&str, &str)> =
                     k.1.iter()
                         .map(String::as_str)
                         .zip(k.2.iter().map(String::as_str))
                         .collect();
-                tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
+                paired_tenant.is_none_or(|tenant| pairs.contains(&(tenant, parent.tenant.name)))
                     && pairs.contains(&(fk, parent.id.name))
             };
             for key in own.iter().filter(|k| !scoped(k)) {
@@ -202,7 +204,7 @@ fn check_column(
     found: &Column,
     problems: &mut Vec<SchemaProblem>,
 ) {
-    let (_, oid, type_name, formatted, not_null, generated, has_default) = found;
+    let (_, oid, type_name, formatted, not_null, generated, has_default, identity) = found;
     let expected = (column.sql_type)();
     // An array type's `compatible` asks for its element type, which a bare oid lacks.
     let by_oid = if column.array {
@@ -233,7 +235,16 @@ fn check_column(
             column: column.name,
         });
     }
-    if *generated != column.generated {
+    if column.role == ColumnRole::Id && column.generated {
+        // An id the database makes (`#[tenant(id, default)]`) is left out of inserts: an
+        // identity, a default or a generated expression must supply it.
+        if !(*identity || *has_default || *generated) {
+            problems.push(SchemaProblem::MissingDefault {
+                table,
+                column: column.name,
+            });
+        }
+    } else if *generated != column.generated {
         problems.push(SchemaProblem::GeneratedMismatch {
             table,
             column: column.name,
@@ -274,10 +285,13 @@ pub fn create_table_sql<E: TenantEntity>(rls_setting: Option<&str>) -> String {
         .iter()
         .map(|c| {
             let null = if c.nullable { "" } else { " NOT NULL" };
-            let generated = if c.generated {
-                " GENERATED ALWAYS AS (/* the expression */ NULL) STORED"
-            } else {
-                ""
+            let generated = match (c.generated, c.role, (c.sql_type)().name()) {
+                (false, ..) => "",
+                // An id the database makes: an identity, or a default for a uuid.
+                (true, ColumnRole::Id, "INT2" | "INT4" | "INT8") => " GENERATED ALWAYS AS IDENTITY",
+                (true, ColumnRole::Id, "UUID") => " DEFAULT gen_random_uuid()",
+                (true, ColumnRole::Id, _) => " DEFAULT /* the expression */ NULL",
+                (true, ..) => " GENERATED ALWAYS AS (/* the expression */ NULL) STORED",
             };
             format!(
                 "    {} {}{null}{generated}",

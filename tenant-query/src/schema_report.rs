@@ -136,7 +136,7 @@ impl fmt::Display for SchemaProblem {
             ),
             SchemaProblem::MissingDefault { table, column } => write!(
                 f,
-                "`{table}.{column}` is marked `default`, but the column has no default: add `DEFAULT <expression>`"
+                "`{table}.{column}` is marked `default`, but the column has no default: add `DEFAULT <expression>` (an id may be `GENERATED ALWAYS AS IDENTITY` instead)"
             ),
             SchemaProblem::GeneratedMismatch {
                 table,

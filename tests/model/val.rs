@@ -196,7 +196,7 @@ no_like!(bool, i64, i32, Uuid, DateTime<Utc>);
 /// on the other.
 pub trait Nullness: Sized {
     fn null<E, T>(column: Column<E, T, Self>, negated: bool) -> Filter<E>;
-    fn after<E: TenantEntity, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
         column: Column<E, T, Self>,
         query: Query<E>,
         descending: bool,
@@ -209,7 +209,7 @@ impl Nullness for NotNull {
     fn null<E, T>(_: Column<E, T, Self>, _: bool) -> Filter<E> {
         unreachable!("is_null on a NOT NULL column")
     }
-    fn after<E: TenantEntity, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
         column: Column<E, T, Self>,
         query: Query<E>,
         descending: bool,
@@ -233,7 +233,7 @@ impl Nullness for Nullable {
             column.is_null()
         }
     }
-    fn after<E: TenantEntity, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
         _: Column<E, T, Self>,
         _: Query<E>,
         _: bool,
@@ -256,7 +256,7 @@ pub trait ColOps<E> {
 
 impl<E, T, N> ColOps<E> for Column<E, T, N>
 where
-    E: TenantEntity,
+    E: TenantEntity<Id = Uuid>,
     T: SqlValue + ModelValue + MaybeLike + 'static,
     Vec<T>: SqlValue,
     N: Nullness,

@@ -429,3 +429,107 @@ fn the_generated_ddl_of_a_via_table_has_no_tenant_column() {
     );
     assert!(!ddl.contains("org_id") && !ddl.contains("POLICY"), "{ddl}");
 }
+
+/// A deploy of a version: a table with a tenant column whose parent has none.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "deploys", audit)]
+pub struct Deploy {
+    #[tenant(id)]
+    pub id: Uuid,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(belongs_to = Version)]
+    pub version_id: Option<Uuid>,
+    pub env: String,
+}
+
+#[tokio::test]
+async fn a_child_with_a_tenant_column_under_a_via_parent() {
+    let w = world().await;
+    let (f, a) = (&w.f, &w.f.a);
+    // The only foreign key a parent without a tenant column allows: by its id alone.
+    f.test_db
+        .execute_script(
+            "CREATE TABLE deploys (
+                id uuid NOT NULL, org_id uuid NOT NULL, version_id uuid REFERENCES versions (id),
+                env text NOT NULL, PRIMARY KEY (org_id, id)
+            );
+            CREATE INDEX deploys_version_idx ON deploys (org_id, version_id);",
+        )
+        .await
+        .unwrap();
+    let report = f
+        .test_db
+        .db()
+        .verify_schema()
+        .entity::<Deploy>()
+        .run()
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty());
+    let ddl = tenant_query::schema::create_table_sql::<Deploy>(None);
+    assert!(
+        ddl.contains(r#"FOREIGN KEY ("version_id") REFERENCES "versions" ("id")"#),
+        "the printed DDL has the same key: {ddl}"
+    );
+
+    let v = Version::insert(a, version(w.mine.id, 1)).await.unwrap();
+    let deploy = |version_id| NewDeploy {
+        version_id,
+        env: "prod".into(),
+    };
+    let mine = Deploy::insert(a, deploy(Some(v.id))).await.unwrap();
+    let loose = Deploy::insert(a, deploy(None)).await.unwrap();
+    // Another tenant's version, and one under a deleted project, are not the scope's.
+    for foreign in [w.their_version.id, w.orphaned.id] {
+        let refused = Deploy::insert(a, deploy(Some(foreign))).await;
+        assert!(
+            matches!(refused, Err(Error::ForeignKey { .. })),
+            "{refused:?}"
+        );
+        let refused = Deploy::insert_many(a, vec![deploy(None), deploy(Some(foreign))]).await;
+        assert!(
+            matches!(refused, Err(Error::ForeignKey { .. })),
+            "{refused:?}"
+        );
+        let refused = Deploy::update(
+            a,
+            mine.id,
+            DeployPatch {
+                version_id: Some(Some(foreign)),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(Error::ForeignKey { .. })),
+            "{refused:?}"
+        );
+    }
+    let by_version = Deploy::load_by_version_id(a, &[v.id, w.their_version.id])
+        .await
+        .unwrap();
+    assert_eq!(by_version[&v.id], vec![mine.clone()]);
+    assert!(by_version[&w.their_version.id].is_empty());
+    let parents = Deploy::load_version(a, &[mine.clone(), loose.clone()])
+        .await
+        .unwrap();
+    assert_eq!(parents.keys().collect::<Vec<_>>(), vec![&v.id]);
+    let has = || {
+        Deploy::query()
+            .filter(Deploy::BY_VERSION.has(Version::NUMBER.eq(1)))
+            .all(a)
+    };
+    assert_eq!(has().await.unwrap(), vec![mine.clone()]);
+    let deployed = Version::query()
+        .filter(Deploy::BY_VERSION.any(Deploy::ENV.eq("prod")))
+        .all(a)
+        .await
+        .unwrap();
+    assert_eq!(deployed, vec![v.clone()]);
+
+    // Deleting the project hides its version, so the deploy has no live parent.
+    Project::delete(a, w.mine.id).await.unwrap();
+    assert!(has().await.unwrap().is_empty());
+    assert!(Deploy::load_version(a, &[mine]).await.unwrap().is_empty());
+}

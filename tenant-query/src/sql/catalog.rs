@@ -11,12 +11,14 @@ fn for_table(text: &str, table_name: &str, tail: &str) -> Dynamic {
     sql
 }
 
-/// Per column: name, type oid, type name, formatted type, `NOT NULL`, generated, and
-/// whether it has a default (a generated column's expression is not one).
+/// Per column: name, type oid, type name, formatted type, `NOT NULL`, generated, whether
+/// it has a default (a generated column's expression is not one), and whether it is an
+/// identity column (which has no default in the catalog's sense).
 pub(crate) fn columns(table_name: &str) -> Dynamic {
     for_table(
         "SELECT a.attname::text, a.atttypid, t.typname::text, format_type(a.atttypid, a.atttypmod), \
-         a.attnotnull, a.attgenerated <> '', a.atthasdef AND a.attgenerated = '' FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid \
+         a.attnotnull, a.attgenerated <> '', a.atthasdef AND a.attgenerated = '', a.attidentity <> '' \
+         FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid \
          WHERE a.attrelid = to_regclass(",
         table_name,
         ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",

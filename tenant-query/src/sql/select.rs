@@ -151,7 +151,7 @@ pub(crate) fn keyset(
             ))
             .value(column, value)
             .push(", ")
-            .value("id", Box::new(keyset.id))
+            .value("id", keyset.id)
             .push(")");
             order.insert(
                 0,
@@ -163,7 +163,7 @@ pub(crate) fn keyset(
         }
         None => {
             sql.write(format_args!(" AND {id} {comparison} "))
-                .value("id", Box::new(keyset.id));
+                .value("id", keyset.id);
         }
     }
     order.insert(
