@@ -39,12 +39,14 @@ use crate::error::{Error, Result};
 /// assert!(SchemaName::new("pg_catalog").is_err());
 /// # Ok::<(), tenant_query::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SchemaName(Arc<str>);
 
 impl SchemaName {
-    /// Validates `name`; [`Error::InvalidInput`] when it is not a safe schema name.
-    pub fn new(name: &str) -> Result<Self> {
+    /// Validates `name`; [`Error::InvalidInput`] when it is not a safe schema name. The one
+    /// place tenant schema names are checked, for placements and the fleet migrator alike.
+    pub fn new(name: impl AsRef<str>) -> Result<Self> {
+        let name = name.as_ref();
         let valid = (1..=63).contains(&name.len())
             && name
                 .chars()
@@ -66,6 +68,17 @@ impl SchemaName {
     /// The name, unquoted.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The name as a quoted SQL identifier.
+    pub(crate) fn quoted(&self) -> String {
+        crate::sql::ident(&self.0)
+    }
+}
+
+impl std::fmt::Display for SchemaName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

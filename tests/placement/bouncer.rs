@@ -52,7 +52,7 @@ const DEFAULT_PATH: &str = "\"$user\", public";
 async fn schemas(test_db: &TestDb, tenants: &[TenantScope]) -> TenantDb {
     let mut directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared));
     for (i, tenant) in tenants.iter().enumerate() {
-        let home = TenantPlacement::Schema(SchemaName::new(&schema(i)).unwrap());
+        let home = TenantPlacement::Schema(SchemaName::new(schema(i)).unwrap());
         directory = directory.with(&tenant.tenant_id().to_string(), Placement::new(home));
     }
     let directory = Arc::new(directory);
@@ -61,7 +61,7 @@ async fn schemas(test_db: &TestDb, tenants: &[TenantScope]) -> TenantDb {
         .clone()
         .with_placements(directory.clone(), Cells::new());
     for (i, _) in tenants.iter().enumerate() {
-        let home = TenantPlacement::Schema(SchemaName::new(&schema(i)).unwrap());
+        let home = TenantPlacement::Schema(SchemaName::new(schema(i)).unwrap());
         admin.migrate_home(&home).await.unwrap();
         let mut script = format!("BEGIN; SET LOCAL search_path = {}; {SCHEMA};", schema(i));
         for (j, other) in tenants.iter().enumerate() {
@@ -95,7 +95,7 @@ async fn schema_per_tenant_holds_through_pgbouncer_and_a_session_set_is_caught()
         .unwrap();
     let directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared));
     let directory = tenants.iter().enumerate().fold(directory, |d, (i, t)| {
-        let home = TenantPlacement::Schema(SchemaName::new(&schema(i)).unwrap());
+        let home = TenantPlacement::Schema(SchemaName::new(schema(i)).unwrap());
         d.with(&t.tenant_id().to_string(), Placement::new(home))
     });
     let db = TenantDb::new(pool)

@@ -348,8 +348,8 @@ fn schema_names_are_validated() {
             "{bad:?} accepted"
         );
     }
-    assert!(SchemaName::new(&"a".repeat(64)).is_err());
-    assert!(SchemaName::new(&"a".repeat(63)).is_ok());
+    assert!(SchemaName::new("a".repeat(64)).is_err());
+    assert!(SchemaName::new("a".repeat(63)).is_ok());
 }
 
 /// Three servers, one database each: the control database (no tenant) on the first, a

@@ -8,10 +8,10 @@ use uuid::Uuid;
 /// Why a fleet operation could not run at all.
 ///
 /// ```
-/// use tenant_query::fleet::{FleetError, SchemaName};
+/// use tenant_query::fleet::FleetError;
 ///
-/// let error = SchemaName::new("pg_catalog").unwrap_err();
-/// assert!(matches!(error, FleetError::InvalidSchemaName { .. }));
+/// let error = FleetError::InvalidOption("the parallelism must be at least 1");
+/// assert_eq!(error.to_string(), "invalid run option: the parallelism must be at least 1");
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -20,15 +20,6 @@ pub enum FleetError {
     /// version, a version below 1, a `-- no-transaction` migration).
     #[error("migrations: {0}")]
     Source(String),
-    /// A schema name the fleet refuses: empty, longer than PostgreSQL's 63 bytes (which
-    /// would silently merge two names), holding a NUL, or a system schema.
-    #[error("`{name}` is not a usable tenant schema name: {reason}")]
-    InvalidSchemaName {
-        /// The name as given.
-        name: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
     /// A run option out of range (a parallelism of 0, for example).
     #[error("invalid run option: {0}")]
     InvalidOption(&'static str),

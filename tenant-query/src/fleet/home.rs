@@ -8,63 +8,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::FleetError;
-use crate::sql;
-
-/// A validated PostgreSQL schema name for a tenant home; the one place schema names are
-/// checked and quoted.
-///
-/// ```
-/// use tenant_query::fleet::SchemaName;
-///
-/// let name = SchemaName::new("tenant_42").unwrap();
-/// assert_eq!(name.as_str(), "tenant_42");
-/// assert!(SchemaName::new("").is_err());
-/// assert!(SchemaName::new("x".repeat(64)).is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SchemaName(String);
-
-impl SchemaName {
-    /// Checks `name`: not empty, at most 63 bytes (PostgreSQL truncates longer names, which
-    /// could merge two tenants' homes), no NUL, and neither `pg_*` nor
-    /// `information_schema` (system schemas). Any other character is fine: the name is
-    /// always quoted.
-    pub fn new(name: impl Into<String>) -> Result<Self, FleetError> {
-        let name = name.into();
-        let reason = if name.is_empty() {
-            Some("it is empty")
-        } else if name.len() > 63 {
-            Some("it is longer than 63 bytes")
-        } else if name.contains('\0') {
-            Some("it holds a NUL byte")
-        } else if name.starts_with("pg_") || name == "information_schema" {
-            Some("it names a system schema")
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(FleetError::InvalidSchemaName { name, reason }),
-            None => Ok(SchemaName(name)),
-        }
-    }
-
-    /// The name, unquoted.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name as a quoted SQL identifier.
-    pub(crate) fn quoted(&self) -> String {
-        sql::ident(&self.0)
-    }
-}
-
-impl fmt::Display for SchemaName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::placement::SchemaName;
 
 /// A server or database holding tenant homes, with the pool that reaches it and the number
 /// of connections the migrator may use on it at once (its budget).

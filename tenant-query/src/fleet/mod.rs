@@ -48,7 +48,7 @@
 //! let homes = tenants
 //!     .into_iter()
 //!     .map(|(tenant, schema)| Ok(TenantHome::schema(tenant, &cell, SchemaName::new(schema)?)))
-//!     .collect::<Result<Vec<_>, tenant_query::fleet::FleetError>>()?;
+//!     .collect::<Result<Vec<_>, tenant_query::Error>>()?;
 //!
 //! let fleet = Fleet::new(control, Migrations::from_dir("migrations").await?.with_audit_log());
 //! for home in fleet.plan(&homes).await? {
