@@ -620,3 +620,80 @@ async fn each_tenant_reports_started_applied_and_failed_as_tracing_events() {
     assert_eq!(failed.field("version"), "2");
     assert!(failed.field("error").contains("qty_positive"));
 }
+
+/// The homes come from the placement directory: tenants in a schema of the main database
+/// and in a cell's database are migrated, tenants in the shared tables are left to the
+/// single-database migration, and a placement naming an unknown cell is a typed error.
+#[tokio::test]
+async fn homes_come_from_the_placement_directory() {
+    use std::time::Duration;
+    use tenant_query::placement::{
+        Placement, PlacementDirectory, TablePlacements, TenantPlacement,
+    };
+
+    let f = Fixture::new(0).await;
+    let other = TestDb::new().await.unwrap();
+    let main = f.cell.clone();
+    let eu = Cell::new("eu-2", other.pool().clone());
+    let directory = TablePlacements::new(f.control().clone(), Duration::from_secs(60));
+    directory.migrate().await.unwrap();
+    let (in_schema, in_cell, shared) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let place = |home| Placement::new(home);
+    directory
+        .record(
+            &in_schema.to_string(),
+            place(TenantPlacement::Schema(
+                SchemaName::new("tenant_placed").unwrap(),
+            )),
+        )
+        .await
+        .unwrap();
+    directory
+        .record(
+            &in_cell.to_string(),
+            place(TenantPlacement::Database("eu-2".into())),
+        )
+        .await
+        .unwrap();
+    directory
+        .record(&shared.to_string(), place(TenantPlacement::Shared))
+        .await
+        .unwrap();
+
+    let mut homes = Vec::new();
+    for (tenant, placement) in directory.placed().await.unwrap() {
+        let tenant: Uuid = tenant.parse().unwrap();
+        homes.extend(TenantHome::placed(tenant, &placement.home, &main, &[eu.clone()]).unwrap());
+    }
+    let mut tenants: Vec<Uuid> = homes.iter().map(TenantHome::tenant).collect();
+    tenants.sort();
+    let mut expected = vec![in_schema, in_cell];
+    expected.sort();
+    assert_eq!(
+        tenants, expected,
+        "the shared tenant has no home of its own"
+    );
+
+    f.dir.write("0001_items.sql", M1);
+    let report = f
+        .fleet()
+        .await
+        .migrate(&homes, &RunOptions::new())
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.failed.first());
+    assert_eq!(
+        ledger_and_log(f.control(), Some("tenant_placed")).await,
+        (vec![1], vec![1])
+    );
+    assert_eq!(ledger_and_log(other.pool(), None).await, (vec![1], vec![1]));
+    assert_eq!(ledger_and_log(f.control(), None).await, (vec![], vec![]));
+
+    let unknown = TenantHome::placed(
+        in_cell,
+        &TenantPlacement::Database("nowhere".into()),
+        &main,
+        &[eu],
+    );
+    assert!(matches!(unknown, Err(FleetError::UnknownCell(cell)) if cell == "nowhere"));
+}

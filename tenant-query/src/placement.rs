@@ -336,6 +336,34 @@ impl TablePlacements {
         sqlx::raw_sql(PLACEMENTS_DDL).execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Every tenant placed by a row of the table (tenants without one are in the default
+    /// placement), in tenant order: what a fleet migration walks.
+    pub async fn placed(&self) -> Result<Vec<(String, Placement)>> {
+        let rows: Vec<(String, String, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT tenant_id, kind, target, epoch, state FROM tenant_placements ORDER BY tenant_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(tenant, kind, target, epoch, state)| {
+                Ok((tenant, decode_row(&kind, target.as_deref(), epoch, &state)?))
+            })
+            .collect()
+    }
+}
+
+/// A row of the control table as a placement.
+fn decode_row(kind: &str, target: Option<&str>, epoch: i64, state: &str) -> Result<Placement> {
+    Ok(Placement {
+        home: TenantPlacement::decode(kind, target)?,
+        epoch,
+        state: if state == "read_only" {
+            PlacementState::ReadOnly
+        } else {
+            PlacementState::Active
+        },
+    })
 }
 
 impl PlacementDirectory for TablePlacements {
@@ -354,15 +382,9 @@ impl PlacementDirectory for TablePlacements {
             .await?;
             let placement = match row {
                 None => self.default.clone(),
-                Some((kind, target, epoch, state)) => Placement {
-                    home: TenantPlacement::decode(&kind, target.as_deref())?,
-                    epoch,
-                    state: if state == "read_only" {
-                        PlacementState::ReadOnly
-                    } else {
-                        PlacementState::Active
-                    },
-                },
+                Some((kind, target, epoch, state)) => {
+                    decode_row(&kind, target.as_deref(), epoch, &state)?
+                }
             };
             lock(&self.cache).insert(tenant.to_owned(), (Instant::now(), placement.clone()));
             Ok(placement)

@@ -20,6 +20,9 @@ pub enum FleetError {
     /// version, a version below 1, a `-- no-transaction` migration).
     #[error("migrations: {0}")]
     Source(String),
+    /// A placement names a cell the fleet was not given.
+    #[error("the placement names the cell `{0}`, which the fleet was not given")]
+    UnknownCell(String),
     /// A run option out of range (a parallelism of 0, for example).
     #[error("invalid run option: {0}")]
     InvalidOption(&'static str),

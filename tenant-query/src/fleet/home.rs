@@ -9,6 +9,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use crate::placement::SchemaName;
+use crate::placement::TenantPlacement;
+
+use super::FleetError;
 
 /// A server or database holding tenant homes, with the pool that reaches it and the number
 /// of connections the migrator may use on it at once (its budget).
@@ -115,6 +118,43 @@ impl TenantHome {
     /// The schema, for a schema-per-tenant home.
     pub fn schema_name(&self) -> Option<&SchemaName> {
         self.schema.as_ref()
+    }
+
+    /// The home of a tenant placed by the [placement directory](crate::placement): a
+    /// schema in the main database (`main`), or the database of the named cell among
+    /// `cells`. `None` for a tenant in the shared tables, which are migrated once, like
+    /// any single database. [`FleetError::UnknownCell`] for a cell not in `cells`.
+    ///
+    /// ```no_run
+    /// # use tenant_query::fleet::{Cell, TenantHome};
+    /// # use tenant_query::placement::TablePlacements;
+    /// # async fn run(directory: TablePlacements, main: Cell, cells: Vec<Cell>) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut homes = Vec::new();
+    /// for (tenant, placement) in directory.placed().await? {
+    ///     let tenant: uuid::Uuid = tenant.parse()?;
+    ///     homes.extend(TenantHome::placed(tenant, &placement.home, &main, &cells)?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn placed(
+        tenant: Uuid,
+        placement: &TenantPlacement,
+        main: &Cell,
+        cells: &[Cell],
+    ) -> Result<Option<TenantHome>, FleetError> {
+        Ok(match placement {
+            TenantPlacement::Shared => None,
+            TenantPlacement::Schema(schema) => {
+                Some(TenantHome::schema(tenant, main, schema.clone()))
+            }
+            TenantPlacement::Database(name) => {
+                let cell = cells
+                    .iter()
+                    .find(|cell| cell.name() == name)
+                    .ok_or_else(|| FleetError::UnknownCell(name.clone()))?;
+                Some(TenantHome::database(tenant, cell))
+            }
+        })
     }
 
     /// The home's identity in the run table and in reports.
