@@ -154,6 +154,16 @@ impl TenantDb {
     /// # Ok(()) }
     /// ```
     pub async fn migrate_home(&self, home: &crate::placement::TenantPlacement) -> Result<()> {
+        self.migrate_home_for_tenant::<uuid::Uuid>(home).await
+    }
+
+    /// [`migrate_home`](Self::migrate_home) for tenants of type `T`: the home's audit log
+    /// takes the tenants' type (see [`migrate_for_tenant`](Self::migrate_for_tenant)).
+    pub async fn migrate_home_for_tenant<T: Key>(
+        &self,
+        home: &crate::placement::TenantPlacement,
+    ) -> Result<()> {
+        let audit_log = crate::migration_sql::<T>();
         let pool = match home.cell() {
             Some(cell) => self.placements()?.cells.pool(cell)?,
             None => self.backend.pool.clone(),
@@ -161,13 +171,12 @@ impl TenantDb {
         let mut script = sql::fence::FENCE_DDL.to_owned();
         match home.schema() {
             Some(schema) => {
-                let schema = sql::ident(schema.as_str());
+                let schema = schema.quoted();
                 script.push_str(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema};\n{}",
-                    crate::MIGRATION_SQL
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema};\n{audit_log}"
                 ));
             }
-            None => script.push_str(crate::MIGRATION_SQL),
+            None => script.push_str(&audit_log),
         }
         let mut tx = pool.begin().await?;
         sqlx::raw_sql(AssertSqlSafe(script))

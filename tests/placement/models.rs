@@ -424,3 +424,119 @@ async fn the_suite_passes_with_a_database_per_tenant_on_three_servers() {
         Err(Error::Configuration(_))
     ));
 }
+
+/// A bigint-keyed entity in bigint tenants, each tenant in a schema of its own: the
+/// directory sees the tenant's text, the home's audit log has the tenants' type.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "tickets", audit)]
+pub struct Ticket {
+    #[tenant(id, default)]
+    pub id: i64,
+    #[tenant(tenant_id)]
+    pub account_id: i64,
+    pub subject: String,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[tokio::test]
+async fn bigint_tenants_live_in_schemas_of_their_own() {
+    let test_db = TestDb::new().await.unwrap();
+    let directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared))
+        .with(
+            "7",
+            Placement::new(TenantPlacement::Schema(
+                SchemaName::new("account_7").unwrap(),
+            )),
+        )
+        .with(
+            "8",
+            Placement::new(TenantPlacement::Schema(
+                SchemaName::new("account_8").unwrap(),
+            )),
+        );
+    let db = test_db
+        .db()
+        .clone()
+        .with_placements(Arc::new(directory), Cells::new());
+    for schema in ["account_7", "account_8"] {
+        let home = TenantPlacement::Schema(SchemaName::new(schema).unwrap());
+        db.migrate_home_for_tenant::<i64>(&home).await.unwrap();
+        test_db
+            .execute_script(&format!(
+                "BEGIN; SET LOCAL search_path = \"{schema}\"; \
+                 CREATE TABLE tickets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+                 account_id bigint NOT NULL, subject text NOT NULL, deleted_at timestamptz); COMMIT"
+            ))
+            .await
+            .unwrap();
+    }
+    let (a, b) = (
+        db.scope(&TenantScope::new(7_i64)),
+        db.scope(&TenantScope::new(8_i64)),
+    );
+    let theirs = Ticket::insert(
+        &b,
+        NewTicket {
+            subject: "theirs".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let gone = Ticket::insert(
+        &b,
+        NewTicket {
+            subject: "gone".into(),
+        },
+    )
+    .await
+    .unwrap();
+    Ticket::delete(&b, gone.id).await.unwrap();
+    let mine = Ticket::insert(
+        &a,
+        NewTicket {
+            subject: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // Both schemas' identities start at 1: the same id in two tenants' homes.
+    assert_eq!((mine.id, theirs.id), (1, 1));
+    assert_eq!(Ticket::get(&a, 1).await.unwrap().subject, "mine");
+    assert_eq!(Ticket::get(&b, 1).await.unwrap().subject, "theirs");
+    assert!(Ticket::find(&a, gone.id).await.unwrap().is_none());
+    let mut tx = db.begin(&TenantScope::new(7_i64)).await.unwrap();
+    Ticket::update(
+        &mut tx,
+        1,
+        TicketPatch {
+            subject: Some("renamed".into()),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(Ticket::get(&b, 1).await.unwrap().subject, "theirs");
+    let history = AuditRecord::for_entity::<Ticket>(&a, 1).await.unwrap();
+    let actions: Vec<AuditAction> = history.iter().map(|r| r.action).collect();
+    assert_eq!(actions, [AuditAction::Insert, AuditAction::Update]);
+    assert!(history.iter().all(|r| r.tenant_id == 7 && r.entity_id == 1));
+    // Behind the library's back: each schema holds its own tenant's rows and records only.
+    for (schema, tenant, rows) in [("account_7", 7_i64, 1_i64), ("account_8", 8, 2)] {
+        let counts: (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT count(*) FROM \"{schema}\".tickets WHERE account_id = {tenant}), \
+                    (SELECT count(*) FROM \"{schema}\".tickets)"
+        )))
+        .fetch_one(test_db.pool())
+        .await
+        .unwrap();
+        assert_eq!(counts, (rows, rows), "{schema}");
+        let foreign: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{schema}\".tenant_audit_log WHERE tenant_id <> {tenant}"
+        )))
+        .fetch_one(test_db.pool())
+        .await
+        .unwrap();
+        assert_eq!(foreign, 0, "{schema}");
+    }
+}
