@@ -4,6 +4,8 @@
 //! finding. Passing tests document what was tried.
 
 mod common;
+#[path = "attack/keys.rs"]
+mod keys;
 
 use std::time::Duration;
 

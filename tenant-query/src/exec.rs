@@ -57,6 +57,14 @@ pub(crate) async fn open(
     scope: Option<&AnyScope>,
     writing: bool,
 ) -> Result<OpenTransaction> {
+    // The prologue writes the tenant's text into the statement (the RLS setting, the
+    // fence check): a NUL there would cut the simple-query message short, a protocol
+    // error rather than bad input.
+    if let Some(scope) = scope
+        && scope.erased_tenant().to_string().contains('\0')
+    {
+        return Err(Error::invalid_input("tenant", crate::value::NUL_IN_TEXT));
+    }
     let rls = backend
         .settings
         .rls_setting
