@@ -23,19 +23,6 @@ pub struct Flag {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A flag's note: no tenant column, the flag (by its natural key) proves the tenant.
-#[derive(Debug, Clone, PartialEq, TenantEntity)]
-#[tenant(table = "flag_notes", audit, via = flag_key)]
-pub struct FlagNote {
-    #[tenant(id)]
-    pub id: Uuid,
-    #[tenant(belongs_to = Flag)]
-    pub flag_key: String,
-    pub body: String,
-    #[tenant(soft_delete)]
-    pub deleted_at: Option<DateTime<Utc>>,
-}
-
 /// A caller-given text id in text tenants, unique within the tenant.
 #[derive(Debug, Clone, PartialEq, TenantEntity)]
 #[tenant(table = "apps", audit)]
@@ -67,10 +54,6 @@ CREATE TABLE flags (
     org_id uuid NOT NULL, key text NOT NULL, enabled boolean NOT NULL, deleted_at timestamptz,
     PRIMARY KEY (org_id, key)
 );
-CREATE TABLE flag_notes (
-    id uuid PRIMARY KEY, flag_key text NOT NULL, body text NOT NULL, deleted_at timestamptz
-);
-CREATE INDEX flag_notes_flag_idx ON flag_notes (flag_key);
 CREATE TABLE apps (
     team text NOT NULL, id text NOT NULL, title text NOT NULL, deleted_at timestamptz,
     PRIMARY KEY (team, id)
@@ -100,13 +83,6 @@ fn flag(key: &str) -> NewFlag {
     NewFlag {
         key: key.into(),
         enabled: false,
-    }
-}
-
-fn note(key: &str, body: &str) -> NewFlagNote {
-    NewFlagNote {
-        flag_key: key.into(),
-        body: body.into(),
     }
 }
 
@@ -406,4 +382,95 @@ async fn bigint_tenants_at_the_edges() {
         assert_eq!(actions(&history), [AuditAction::Insert]);
         assert_eq!(history[0].tenant_id, *t);
     }
+}
+
+/// The same natural key in two tenants, live in one and in the trash of the other, and
+/// the other way round: every write by key from tenant a (update, delete, restore, purge,
+/// set-based writes filtered by the key) touches only a's row, and a's audit trail of the
+/// key holds only a's records.
+#[tokio::test]
+async fn the_same_natural_key_in_two_tenants_is_written_only_in_the_scope() {
+    let test_db = database::<Uuid>().await;
+    let db = test_db.db();
+    let a = db.scope(&TenantScope::new(Uuid::now_v7()));
+    let b = db.scope(&TenantScope::new(Uuid::now_v7()));
+    for key in ["live_here", "trashed_here"] {
+        Flag::insert(&a, flag(key)).await.unwrap();
+        Flag::insert(&b, flag(key)).await.unwrap();
+    }
+    Flag::delete(&a, "trashed_here".into()).await.unwrap();
+    Flag::delete(&b, "live_here".into()).await.unwrap();
+    let theirs_before: Vec<Flag> = Flag::query()
+        .with_deleted()
+        .order_by(Flag::KEY.asc())
+        .all(&b)
+        .await
+        .unwrap();
+
+    // b's deleted "live_here" cannot be restored from a.
+    assert!(matches!(
+        Flag::restore(&a, "live_here".into()).await,
+        Err(Error::NotFound { .. })
+    ));
+    // a's deleted "trashed_here" cannot be updated; b's live one is not touched instead.
+    assert!(matches!(
+        Flag::update(
+            &a,
+            "trashed_here".into(),
+            FlagPatch {
+                enabled: Some(true)
+            }
+        )
+        .await,
+        Err(Error::NotFound { .. })
+    ));
+    let changed = Flag::query()
+        .filter(Flag::KEY.eq("live_here"))
+        .update(
+            &a,
+            FlagPatch {
+                enabled: Some(true),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].org_id, a.tenant_scope().tenant_id());
+    assert_eq!(
+        Flag::query()
+            .only_deleted()
+            .filter(Flag::KEY.eq("trashed_here"))
+            .restore(&a)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    Flag::purge(&a, "live_here".into()).await.unwrap();
+    let found = Flag::find_many(&a, &["live_here".into(), "trashed_here".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        [&"trashed_here".to_owned()]
+    );
+
+    let theirs_after: Vec<Flag> = Flag::query()
+        .with_deleted()
+        .order_by(Flag::KEY.asc())
+        .all(&b)
+        .await
+        .unwrap();
+    assert_eq!(theirs_after, theirs_before);
+    let mine = AuditRecord::for_entity::<Flag>(&a, "live_here".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&mine),
+        [AuditAction::Insert, AuditAction::Update, AuditAction::Purge]
+    );
+    let theirs = AuditRecord::for_entity::<Flag>(&b, "live_here".into())
+        .await
+        .unwrap();
+    assert_eq!(actions(&theirs), [AuditAction::Insert, AuditAction::Delete]);
 }
