@@ -6,6 +6,8 @@
 mod common;
 #[path = "attack/keys.rs"]
 mod keys;
+#[path = "attack/via.rs"]
+mod via;
 
 use std::time::Duration;
 
