@@ -3,6 +3,8 @@
 //! and typed errors for bad input. Each test asserts a guarantee; a failing test is a
 //! finding. Passing tests document what was tried.
 
+#[path = "attack/arrays.rs"]
+mod arrays;
 mod common;
 #[path = "attack/keys.rs"]
 mod keys;
