@@ -8,6 +8,8 @@ mod arrays;
 mod common;
 #[path = "attack/keys.rs"]
 mod keys;
+#[path = "attack/placement.rs"]
+mod placement;
 #[path = "attack/via.rs"]
 mod via;
 

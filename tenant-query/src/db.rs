@@ -142,9 +142,11 @@ impl TenantDb {
         self.placements().map(|p| &*p.cells)
     }
 
-    /// Creates the library's tables in a home, idempotently: the audit log (in the
-    /// tenant's schema for [`TenantPlacement::Schema`](crate::placement::TenantPlacement),
-    /// creating the schema) and the database's fence table. The entities' tables in a
+    /// Creates the library's tables in a home, idempotently: the audit log for `Uuid`
+    /// tenants (in the tenant's schema for
+    /// [`TenantPlacement::Schema`](crate::placement::TenantPlacement), creating the schema;
+    /// [`migrate_home_for_tenant`](Self::migrate_home_for_tenant) for tenants of another
+    /// type) and the database's fence table. The entities' tables in a
     /// schema are the application's migration to run, with `search_path` set to it.
     ///
     /// ```no_run
@@ -154,6 +156,17 @@ impl TenantDb {
     /// # Ok(()) }
     /// ```
     pub async fn migrate_home(&self, home: &crate::placement::TenantPlacement) -> Result<()> {
+        self.migrate_home_for_tenant::<uuid::Uuid>(home).await
+    }
+
+    /// [`migrate_home`](Self::migrate_home) for tenants of type `T` (`i64`, `String`, ...):
+    /// the audit log in the home takes the tenants' type, as with
+    /// [`migrate_for_tenant`](Self::migrate_for_tenant).
+    pub async fn migrate_home_for_tenant<T: Key>(
+        &self,
+        home: &crate::placement::TenantPlacement,
+    ) -> Result<()> {
+        let audit_log = crate::migration_sql::<T>();
         let pool = match home.cell() {
             Some(cell) => self.placements()?.cells.pool(cell)?,
             None => self.backend.pool.clone(),
@@ -163,11 +176,10 @@ impl TenantDb {
             Some(schema) => {
                 let schema = sql::ident(schema.as_str());
                 script.push_str(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema};\n{}",
-                    crate::MIGRATION_SQL
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema};\n{audit_log}"
                 ));
             }
-            None => script.push_str(crate::MIGRATION_SQL),
+            None => script.push_str(&audit_log),
         }
         let mut tx = pool.begin().await?;
         sqlx::raw_sql(AssertSqlSafe(script))

@@ -65,7 +65,7 @@ CREATE TABLE accounts (
 );
 ";
 
-async fn database<T: tenant_query::Key>() -> TestDb {
+pub(crate) async fn database<T: tenant_query::Key>() -> TestDb {
     let test_db = TestDb::new().await.unwrap();
     test_db.db().migrate_for_tenant::<T>().await.unwrap();
     test_db.execute_script(SCHEMA).await.unwrap();

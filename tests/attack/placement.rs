@@ -1,0 +1,155 @@
+//! Probes of placements with keys that are not uuids: bigint and text tenants in a schema
+//! of their own (the fence check and the search path written into the prologue), a text
+//! tenant with quotes, and a NUL. Each test has a second tenant in the shared tables.
+
+use std::sync::Arc;
+
+use tenant_query::cells::Cells;
+use tenant_query::placement::{MemoryPlacements, Placement, SchemaName, TenantPlacement};
+use tenant_query::prelude::*;
+use tenant_query::testing::TestDb;
+use tenant_query::{AuditAction, AuditRecord};
+
+use crate::keys::{Account, App, NewAccount, NewApp};
+
+const ACCOUNTS: &str = "CREATE TABLE accounts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace_id bigint NOT NULL, name text NOT NULL, deleted_at timestamptz,
+    UNIQUE (workspace_id, id)
+);";
+
+const APPS: &str = "CREATE TABLE apps (
+    team text NOT NULL, id text NOT NULL, title text NOT NULL, deleted_at timestamptz,
+    PRIMARY KEY (team, id)
+);";
+
+/// `table` in `schema`, and the library's tables there (`migrate_home` for tenants of
+/// type `T`).
+async fn home<T: tenant_query::Key>(test_db: &TestDb, db: &TenantDb, schema: &str, table: &str) {
+    let home = TenantPlacement::Schema(SchemaName::new(schema).unwrap());
+    db.migrate_home_for_tenant::<T>(&home).await.unwrap();
+    test_db
+        .execute_script(&format!(
+            "BEGIN; SET LOCAL search_path = \"{schema}\"; {table}; COMMIT"
+        ))
+        .await
+        .unwrap();
+}
+
+/// Bigint tenants: one in a schema of its own, one in the shared tables. Audited writes
+/// in the schema need an audit log whose tenant column is bigint there too.
+#[tokio::test]
+async fn bigint_tenants_in_a_schema_of_their_own_write_and_audit() {
+    let test_db = TestDb::new().await.unwrap();
+    test_db.db().migrate_for_tenant::<i64>().await.unwrap();
+    test_db.execute_script(ACCOUNTS).await.unwrap();
+    let directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared)).with(
+        "7",
+        Placement::new(TenantPlacement::Schema(
+            SchemaName::new("ws_seven").unwrap(),
+        )),
+    );
+    let db = test_db
+        .db()
+        .clone()
+        .with_placements(Arc::new(directory), Cells::new());
+    home::<i64>(&test_db, &db, "ws_seven", ACCOUNTS).await;
+    let (seven, eight) = (
+        db.scope(&TenantScope::new(7_i64)),
+        db.scope(&TenantScope::new(8_i64)),
+    );
+    let theirs = Account::insert(
+        &eight,
+        NewAccount {
+            name: "theirs".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let mine = Account::insert(
+        &seven,
+        NewAccount {
+            name: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    Account::delete(&seven, mine.id).await.unwrap();
+    Account::restore(&seven, mine.id).await.unwrap();
+    let history = AuditRecord::for_entity::<Account>(&seven, mine.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.action).collect::<Vec<_>>(),
+        [
+            AuditAction::Insert,
+            AuditAction::Delete,
+            AuditAction::Restore
+        ]
+    );
+    assert!(history.iter().all(|r| r.tenant_id == 7));
+    // Each home has its own identity: the same id may name a row in each, and each
+    // tenant finds its own.
+    let found = Account::find(&seven, theirs.id).await.unwrap();
+    assert!(
+        found
+            .iter()
+            .all(|r| r.workspace_id == 7 && r.name == "mine")
+    );
+    assert_eq!(Account::query().count(&eight).await.unwrap(), 1);
+    let in_schema: i64 = sqlx::query_scalar("SELECT count(*) FROM ws_seven.accounts")
+        .fetch_one(test_db.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_schema, 1);
+}
+
+/// Text tenants with quotes in a schema of their own: the fence check names the tenant
+/// as a literal in the prologue; a NUL in a placed tenant is invalid input.
+#[tokio::test]
+async fn quoted_text_tenants_in_a_schema_and_a_nul() {
+    let test_db = TestDb::new().await.unwrap();
+    test_db.db().migrate_for_tenant::<String>().await.unwrap();
+    test_db.execute_script(APPS).await.unwrap();
+    let tricky = "o'brien', 0, false); SELECT ('".to_owned();
+    let directory = MemoryPlacements::new(Placement::new(TenantPlacement::Shared)).with(
+        &tricky,
+        Placement::new(TenantPlacement::Schema(SchemaName::new("team_q").unwrap())),
+    );
+    let db = test_db
+        .db()
+        .clone()
+        .with_placements(Arc::new(directory), Cells::new());
+    home::<String>(&test_db, &db, "team_q", APPS).await;
+    let other = db.scope(&TenantScope::new("o'brien".to_owned()));
+    App::insert(
+        &other,
+        NewApp {
+            id: "x".into(),
+            title: "shared".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let s = db.scope(&TenantScope::new(tricky.clone()));
+    let mine = App::insert(
+        &s,
+        NewApp {
+            id: "x".into(),
+            title: "placed".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(mine.team, tricky);
+    let mut tx = db.begin(&TenantScope::new(tricky.clone())).await.unwrap();
+    App::delete(&mut tx, "x".into()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(App::query().only_deleted().count(&s).await.unwrap(), 1);
+    assert_eq!(App::get(&other, "x".into()).await.unwrap().title, "shared");
+    let bad = TenantScope::new("o'brien\0".to_owned());
+    let r = App::query().all(&db.scope(&bad)).await;
+    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+    let r = db.begin(&bad).await.map(|_| ());
+    assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+}
