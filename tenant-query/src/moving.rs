@@ -12,8 +12,9 @@
 //!    that lock: it waits for the writes already past the check to end, and every later
 //!    write there, however stale the caller's directory, is refused. From here the old
 //!    home is frozen.
-//! 3. The tenant's rows of every entity named, and its audit log, are read from the old
-//!    home in one `REPEATABLE READ` snapshot.
+//! 3. The tenant's rows of every entity named (a `via` entity's through its parents, live
+//!    or deleted), and its audit log, are read from the old home in one `REPEATABLE READ`
+//!    snapshot.
 //! 4. In one transaction in the new home: any rows the tenant left there (a move
 //!    interrupted before) are deleted, the snapshot is inserted, and the new home's fence
 //!    is set active at epoch `e + 1`.
@@ -37,6 +38,7 @@ use crate::db::TenantDb;
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::meta::EntityMeta;
 use crate::placement::{self, Placement, PlacementState, TenantPlacement};
 use crate::scope::{AnyScope, TenantScope};
 use crate::sql::{self, fence};
@@ -48,8 +50,8 @@ pub struct TenantMove<'a> {
     db: &'a TenantDb,
     scope: std::sync::Arc<AnyScope>,
     to: TenantPlacement,
-    /// `(table, tenant column)`, parents first.
-    tables: Vec<(&'static str, &'static str)>,
+    /// The entities whose rows move, parents first.
+    entities: Vec<&'static EntityMeta>,
 }
 
 impl TenantDb {
@@ -89,7 +91,7 @@ impl TenantDb {
             db: self,
             scope: std::sync::Arc::new(scope.clone()),
             to,
-            tables: Vec::new(),
+            entities: Vec::new(),
         })
     }
 }
@@ -97,7 +99,7 @@ impl TenantDb {
 impl TenantMove<'_> {
     /// Moves the tenant's rows of `E` too (name parents before their children).
     pub fn entity<E: TenantEntity>(mut self) -> Self {
-        self.tables.push((E::META.table, E::META.tenant.name));
+        self.entities.push(E::meta());
         self
     }
 
@@ -159,17 +161,15 @@ impl TenantMove<'_> {
         .await?;
         raw_settings(&mut tx, self.settings(&from.home)).await?;
         let mut snapshot = Vec::new();
-        for (table, column) in self.all_tables() {
+        for (table, rows_of_tenant) in self.all_tables(&tenant) {
             let sql = format!(
-                "SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')::text FROM {} t WHERE {} = {}",
+                "SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')::text FROM {} AS t WHERE {rows_of_tenant}",
                 sql::table(table),
-                sql::ident(column),
-                sql::literal(&tenant)
             );
             let rows: String = sqlx::query_scalar(AssertSqlSafe(sql))
                 .fetch_one(&mut *tx)
                 .await?;
-            snapshot.push((table, column, rows));
+            snapshot.push((table, rows));
         }
         tx.commit().await?;
 
@@ -178,7 +178,7 @@ impl TenantMove<'_> {
         raw_settings(&mut tx, self.settings(&self.to)).await?;
         raw(&mut tx, fence::lock(&tenant, &new_key)).await?;
         self.delete_rows(&mut tx, &tenant).await?;
-        for (table, _, rows) in &snapshot {
+        for (table, rows) in &snapshot {
             let table = sql::table(table);
             let sql = format!(
                 "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1::jsonb)"
@@ -204,23 +204,27 @@ impl TenantMove<'_> {
         Ok(moved)
     }
 
-    /// The tables that move: the entities named, then the audit log.
-    fn all_tables(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.tables
+    /// The tables that move, each with the condition (on alias `t`) that selects the
+    /// tenant's rows: the entities named (a `via` entity's through its parents), then the
+    /// audit log.
+    fn all_tables(&self, tenant: &str) -> Vec<(&'static str, String)> {
+        self.entities
             .iter()
-            .copied()
-            .chain([(sql::AUDIT_LOG_TABLE, "tenant_id")])
+            .map(|meta| (meta.table, sql::tenant_rows(meta, "t", tenant)))
+            .chain([(
+                sql::AUDIT_LOG_TABLE,
+                format!("t.{} = {}", sql::ident("tenant_id"), sql::literal(tenant)),
+            )])
+            .collect()
     }
 
-    /// Deletes the tenant's rows of every table that moves, children first.
+    /// Deletes the tenant's rows of every table that moves, children first (a `via`
+    /// child is found through its parents, so it goes before them).
     async fn delete_rows(&self, conn: &mut sqlx::PgConnection, tenant: &str) -> Result<()> {
-        let tables: Vec<_> = self.all_tables().collect();
-        for (table, column) in tables.into_iter().rev() {
+        for (table, rows_of_tenant) in self.all_tables(tenant).into_iter().rev() {
             let sql = format!(
-                "DELETE FROM {} WHERE {} = {}",
-                sql::table(table),
-                sql::ident(column),
-                sql::literal(tenant)
+                "DELETE FROM {} AS t WHERE {rows_of_tenant}",
+                sql::table(table)
             );
             raw(conn, sql).await?;
         }

@@ -206,3 +206,91 @@ async fn via_set_based_reparenting_and_aggregates_stay_in_the_tenant() {
         .unwrap();
     assert!(by_release.values().all(|v| v.is_empty()));
 }
+
+/// A tenant moved to a schema of its own takes its `via` rows along (they have no tenant
+/// column to select them by): after the move it sees the same releases and assets, the
+/// other tenant's stay where they were, and nothing of the tenant is left behind.
+#[tokio::test]
+async fn a_moved_tenant_takes_its_via_rows_along() {
+    use std::sync::Arc;
+    use tenant_query::cells::Cells;
+    use tenant_query::placement::{MemoryPlacements, Placement, SchemaName, TenantPlacement};
+
+    let w = world().await;
+    let f = &w.f;
+    let a = *f.a.tenant_scope();
+    let r1 = Release::insert(&f.a, release(w.mine.id, "r1", 1))
+        .await
+        .unwrap();
+    let r2 = Release::insert(&f.a, release(w.mine.id, "r2", 2))
+        .await
+        .unwrap();
+    Release::delete(&f.a, r2.id).await.unwrap();
+    let asset = Asset::insert(
+        &f.a,
+        NewAsset {
+            release_id: r1.id,
+            name: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let their_before = stored(f).await;
+    let to = TenantPlacement::Schema(SchemaName::new("big").unwrap());
+    let db = f.test_db.db().clone().with_placements(
+        Arc::new(MemoryPlacements::new(Placement::new(
+            TenantPlacement::Shared,
+        ))),
+        Cells::new(),
+    );
+    db.migrate_home(&TenantPlacement::Shared).await.unwrap();
+    db.migrate_home(&to).await.unwrap();
+    f.test_db
+        .execute_script(&format!(
+            "BEGIN; SET LOCAL search_path = big; {}; {SCHEMA}; COMMIT",
+            crate::common::SCHEMA
+        ))
+        .await
+        .unwrap();
+    db.move_tenant("test: via rows move too", &a, to)
+        .unwrap()
+        .entity::<Project>()
+        .entity::<Release>()
+        .entity::<Asset>()
+        .run()
+        .await
+        .unwrap();
+
+    let s = db.scope(&a);
+    let mut releases = Release::query().with_deleted().all(&s).await.unwrap();
+    releases.sort_by_key(|r| r.code.clone());
+    assert_eq!(
+        releases.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2"],
+        "a's releases under its live project moved, the deleted one too"
+    );
+    assert_eq!(Asset::query().all(&s).await.unwrap(), vec![asset.clone()]);
+    let big: i64 = sqlx::query_scalar("SELECT count(*) FROM big.releases")
+        .fetch_one(f.pool())
+        .await
+        .unwrap();
+    assert_eq!(big, 3, "the release under a's deleted project moved too");
+    // Left behind in the shared tables: b's rows only.
+    let left = stored(f).await;
+    assert_eq!(
+        left,
+        vec![
+            their_before
+                .into_iter()
+                .find(|r| r.0 == w.their_release.id)
+                .unwrap()
+        ]
+    );
+    let assets: Vec<String> = sqlx::query_scalar("SELECT name FROM public.assets")
+        .fetch_all(f.pool())
+        .await
+        .unwrap();
+    assert_eq!(assets, ["their asset"]);
+    let history = AuditRecord::for_entity::<Release>(&s, r1.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+}
