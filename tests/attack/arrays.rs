@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::common::*;
 
 #[derive(Debug, Clone, PartialEq, TenantEntity)]
-#[tenant(table = "sheets", audit)]
+#[tenant(table = "sheets", audit, unique = "title")]
 pub struct Sheet {
     #[tenant(id)]
     pub id: Uuid,
@@ -40,6 +40,7 @@ CREATE TABLE sheets (
     deleted_at timestamptz,
     PRIMARY KEY (org_id, id)
 );
+CREATE UNIQUE INDEX sheets_title_key ON sheets (org_id, title) WHERE deleted_at IS NULL;
 ";
 
 fn sheet(title: &str, cells: Vec<Option<&str>>, marks: Option<Vec<Option<i64>>>) -> NewSheet {
@@ -95,7 +96,15 @@ async fn null_elements_and_empty_arrays_round_trip_and_are_audited() {
             new.title
         );
     }
-    let one = Sheet::insert(&f.a, batch[0].clone()).await.unwrap();
+    let one = Sheet::insert(
+        &f.a,
+        NewSheet {
+            title: "holes again".into(),
+            ..batch[0].clone()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(one.cells, batch[0].cells);
     let history = AuditRecord::for_entity::<Sheet>(&f.a, rows[0].id)
         .await
@@ -238,7 +247,15 @@ async fn defaults_mixed_in_one_batch_are_per_row_and_audited_as_stored() {
             ("draft", &["mine".to_owned()][..], Some("dflt")),
         ]
     );
-    let one = Sheet::insert(&f.a, defaulted).await.unwrap();
+    let one = Sheet::insert(
+        &f.a,
+        NewSheet {
+            title: "defaulted again".into(),
+            ..defaulted
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (one.state.as_str(), one.note.as_deref()),
         ("draft", Some("dflt"))
@@ -252,4 +269,60 @@ async fn defaults_mixed_in_one_batch_are_per_row_and_audited_as_stored() {
         assert_eq!(to["tags"]["to"], json!(row.tags), "{}", row.title);
         assert_eq!(to["note"]["to"], json!(row.note), "{}", row.title);
     }
+}
+
+/// An upsert that finds the row: a defaulted column left `None` keeps the row's value, as
+/// a patch's `None` does; the default is for new rows. Otherwise a careless upsert of
+/// other columns would reset the stored state to the default (and a sequence default
+/// would renumber the row). The audit record diffs only what changed.
+#[tokio::test]
+async fn an_upsert_that_updates_keeps_defaulted_columns_left_none() {
+    let f = fixture().await;
+    let mut first = sheet("ledger", vec![Some("a")], None);
+    first.state = Some("final".into());
+    first.tags = Some(vec!["kept".into()]);
+    first.note = Some("kept".into());
+    let row = Sheet::insert(&f.a, first).await.unwrap();
+    let theirs = Sheet::insert(&f.b, sheet("ledger", vec![], None))
+        .await
+        .unwrap();
+
+    let again = Sheet::insert_or_update(
+        &f.a,
+        Sheet::KEY_TITLE,
+        sheet("ledger", vec![Some("b")], None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, row.id);
+    assert_eq!(again.cells, [Some("b".to_owned())]);
+    assert_eq!(
+        (
+            again.state.as_str(),
+            again.tags.as_slice(),
+            again.note.as_deref()
+        ),
+        ("final", &["kept".to_owned()][..], Some("kept")),
+        "None left the stored values alone"
+    );
+    let mut given = sheet("ledger", vec![Some("b")], None);
+    given.state = Some("reopened".into());
+    let reopened = Sheet::insert_or_update(&f.a, Sheet::KEY_TITLE, given)
+        .await
+        .unwrap();
+    assert_eq!(reopened.state, "reopened", "Some still sets the value");
+    assert_eq!(reopened.tags, ["kept"]);
+    let history = AuditRecord::for_entity::<Sheet>(&f.a, row.id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(
+        history[1].changes,
+        json!({"cells": {"from": ["a"], "to": ["b"]}})
+    );
+    assert_eq!(
+        history[2].changes,
+        json!({"state": {"from": "final", "to": "reopened"}})
+    );
+    assert_eq!(Sheet::get(&f.b, theirs.id).await.unwrap(), theirs);
 }
