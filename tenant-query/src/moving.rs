@@ -107,7 +107,7 @@ impl TenantMove<'_> {
     pub async fn run(self) -> Result<Placement> {
         let placements = self.db.placements()?;
         let directory = &placements.directory;
-        let tenant = placement::tenant_key(&self.scope);
+        let tenant = placement::tenant_key(&self.scope)?;
         directory.invalidate(&tenant);
         let from = directory.resolve(&tenant).await?;
         if from.home == self.to {

@@ -445,9 +445,16 @@ impl Placements {
     }
 }
 
-/// The tenant key as the directory and the fences see it: the one place it is made text.
-pub(crate) fn tenant_key(scope: &crate::scope::AnyScope) -> String {
-    scope.erased_tenant().to_string()
+/// The tenant key as the directory, the fences and the RLS setting see it: the one place
+/// it is made text. The transaction prologue and a move write it into statements as a
+/// literal, where a NUL would cut the simple-query message short (a protocol error):
+/// [`Error::InvalidInput`] instead.
+pub(crate) fn tenant_key(scope: &crate::scope::AnyScope) -> Result<String> {
+    let key = scope.erased_tenant().to_string();
+    if key.contains('\0') {
+        return Err(Error::invalid_input("tenant", crate::value::NUL_IN_TEXT));
+    }
+    Ok(key)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -147,7 +147,53 @@ async fn quoted_text_tenants_in_a_schema_and_a_nul() {
     tx.commit().await.unwrap();
     assert_eq!(App::query().only_deleted().count(&s).await.unwrap(), 1);
     assert_eq!(App::get(&other, "x".into()).await.unwrap().title, "shared");
+    // Moved back to the shared tables: the move writes the tenant into its statements as
+    // a literal too. Only its rows move; the other tenant's stay.
+    let tricky_scope = TenantScope::new(tricky.clone());
+    db.move_tenant(
+        "test: quoted tenant",
+        &tricky_scope,
+        TenantPlacement::Shared,
+    )
+    .unwrap()
+    .entity::<App>()
+    .run()
+    .await
+    .unwrap();
+    assert_eq!(App::query().only_deleted().count(&s).await.unwrap(), 1);
+    assert_eq!(App::get(&other, "x".into()).await.unwrap().title, "shared");
+    let shared: Vec<(String, bool)> =
+        sqlx::query_as("SELECT team, deleted_at IS NULL FROM public.apps ORDER BY team")
+            .fetch_all(test_db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        shared,
+        [("o'brien".to_owned(), true), (tricky.clone(), false)]
+    );
+    let in_schema: i64 = sqlx::query_scalar("SELECT count(*) FROM team_q.apps")
+        .fetch_one(test_db.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_schema, 0);
+    let history = AuditRecord::for_entity::<App>(&s, "x".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.action).collect::<Vec<_>>(),
+        [AuditAction::Insert, AuditAction::Delete]
+    );
+
     let bad = TenantScope::new("o'brien\0".to_owned());
+    let to = TenantPlacement::Schema(SchemaName::new("team_q").unwrap());
+    let moved = match db.move_tenant("test: NUL", &bad, to) {
+        Ok(m) => m.entity::<App>().run().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(
+        matches!(moved, Err(Error::InvalidInput { .. })),
+        "{moved:?}"
+    );
     let r = App::query().all(&db.scope(&bad)).await;
     assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
     let r = db.begin(&bad).await.map(|_| ());
