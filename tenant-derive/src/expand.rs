@@ -471,6 +471,17 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
         (false, None) => quote!(::core::option::Option::None),
         _ => never(),
     };
+    let is_deleted = match (stub, entity.field(Role::SoftDelete)) {
+        (false, Some(field)) => {
+            let field = field.ident;
+            quote! {
+                fn is_deleted(&self) -> bool {
+                    ::core::option::Option::is_some(&self.#field)
+                }
+            }
+        }
+        _ => TokenStream::new(),
+    };
     let tenant_ty = key_type(entity, Role::TenantId);
     let id_ty = key_type(entity, Role::Id);
     let key_of_new = match (stub, entity.id_source(), entity.field(Role::Id)) {
@@ -500,6 +511,8 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             fn tenant_of(&self) -> ::core::option::Option<#tenant_ty> {
                 #tenant_of
             }
+
+            #is_deleted
 
             #[allow(unused_variables)]
             fn key_of_new(new: &#new) -> ::core::option::Option<#id_ty> {

@@ -88,6 +88,12 @@ pub trait Generated {
     where
         Self: TenantEntity;
 
+    /// Whether the row is soft-deleted (its soft-delete column is set); `false` for an
+    /// entity without one.
+    fn is_deleted(&self) -> bool {
+        false
+    }
+
     /// The id of a new row when it is known before the insert: a fresh UUIDv7 for a `Uuid`
     /// id, the caller's value for an id given in `New…`; `None` when the database makes it.
     fn key_of_new(new: &<Self as TenantEntity>::New) -> Option<<Self as TenantEntity>::Id>

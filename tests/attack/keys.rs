@@ -474,3 +474,56 @@ async fn the_same_natural_key_in_two_tenants_is_written_only_in_the_scope() {
         .unwrap();
     assert_eq!(actions(&theirs), [AuditAction::Insert, AuditAction::Delete]);
 }
+
+/// A loader serves live rows of its scope only: priming it with a soft-deleted row (from a
+/// `with_deleted` list, say) is refused, and the row is not served; the other tenant's
+/// row with the same bigint id is refused too.
+#[tokio::test]
+async fn a_loader_is_never_primed_with_a_soft_deleted_row() {
+    let test_db = database::<i64>().await;
+    let db = test_db.db();
+    let (a, b) = (
+        db.scope(&TenantScope::new(1_i64)),
+        db.scope(&TenantScope::new(2_i64)),
+    );
+    let live = Account::insert(
+        &a,
+        NewAccount {
+            name: "live".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let gone = Account::insert(
+        &a,
+        NewAccount {
+            name: "gone".into(),
+        },
+    )
+    .await
+    .unwrap();
+    Account::delete(&a, gone.id).await.unwrap();
+    let theirs = Account::insert(
+        &b,
+        NewAccount {
+            name: "theirs".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let rows = Account::query().with_deleted().all(&a).await.unwrap();
+    let loader = tenant_query::Loader::<Account>::new(&a);
+    let primed: Vec<bool> = rows.into_iter().map(|r| loader.prime(r).is_ok()).collect();
+    assert_eq!(
+        primed,
+        [true, false],
+        "the live row primes, the deleted one is refused"
+    );
+    assert!(matches!(
+        loader.prime(theirs.clone()),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert_eq!(loader.load(gone.id).await.unwrap(), None);
+    assert_eq!(loader.load(theirs.id).await.unwrap(), None);
+    assert_eq!(loader.load(live.id).await.unwrap(), Some(live));
+}
