@@ -30,7 +30,9 @@
 //!
 //! The copy goes through `jsonb` (`to_jsonb` / `jsonb_populate_recordset`), so the homes'
 //! tables must have the same columns; generated-always columns are not supported. List
-//! parents before children (foreign keys); the audit log comes along without being named.
+//! parents before children (foreign keys; a `via` entity's parent must be listed before
+//! it, or the move is [`Error::Configuration`]); the audit log comes along without being
+//! named.
 
 use sqlx::{AssertSqlSafe, PgPool, Postgres};
 
@@ -105,6 +107,7 @@ impl TenantMove<'_> {
 
     /// Runs the move; returns the new placement.
     pub async fn run(self) -> Result<Placement> {
+        self.check_via_order()?;
         let placements = self.db.placements()?;
         let directory = &placements.directory;
         let tenant = placement::tenant_key(&self.scope)?;
@@ -202,6 +205,26 @@ impl TenantMove<'_> {
         // 6. Point the directory at the new home.
         directory.record(&tenant, moved.clone()).await?;
         Ok(moved)
+    }
+
+    /// A `via` entity's rows are found through its parent's: the parent must move too, and
+    /// be named before it (the old home deletes children first, through parents still
+    /// there). Checked before anything moves.
+    fn check_via_order(&self) -> Result<()> {
+        for (i, meta) in self.entities.iter().enumerate() {
+            let Some(relation) = meta.via else { continue };
+            let parent = (relation.parent)();
+            if !self.entities[..i].iter().any(|m| m.table == parent.table) {
+                return Err(Error::Configuration(
+                    format!(
+                        "`{}` reaches its tenant through `{}`: name `{}` in the move, before it",
+                        meta.table, parent.table, parent.table
+                    )
+                    .into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The tables that move, each with the condition (on alias `t`) that selects the

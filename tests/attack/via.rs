@@ -294,3 +294,92 @@ async fn a_moved_tenant_takes_its_via_rows_along() {
     let history = AuditRecord::for_entity::<Release>(&s, r1.id).await.unwrap();
     assert_eq!(history.len(), 1);
 }
+
+/// A careless move lists `via` children before their parents, or leaves the parent out: the
+/// old home would find the children through parents already gone (and strand them), or the
+/// new home would hold children without parents. Refused before anything moves.
+#[tokio::test]
+async fn a_move_that_lists_via_children_before_their_parents_is_refused() {
+    use std::sync::Arc;
+    use tenant_query::cells::Cells;
+    use tenant_query::placement::{MemoryPlacements, Placement, SchemaName, TenantPlacement};
+
+    let w = world().await;
+    let f = &w.f;
+    let a = *f.a.tenant_scope();
+    let r1 = Release::insert(&f.a, release(w.mine.id, "r1", 1))
+        .await
+        .unwrap();
+    Asset::insert(
+        &f.a,
+        NewAsset {
+            release_id: r1.id,
+            name: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let to = TenantPlacement::Schema(SchemaName::new("big").unwrap());
+    let db = f.test_db.db().clone().with_placements(
+        Arc::new(MemoryPlacements::new(Placement::new(
+            TenantPlacement::Shared,
+        ))),
+        Cells::new(),
+    );
+    db.migrate_home(&TenantPlacement::Shared).await.unwrap();
+    db.migrate_home(&to).await.unwrap();
+    f.test_db
+        .execute_script(&format!(
+            "BEGIN; SET LOCAL search_path = big; {}; {SCHEMA}; COMMIT",
+            crate::common::SCHEMA
+        ))
+        .await
+        .unwrap();
+    let before = stored(f).await;
+    let children_first = db
+        .move_tenant("test: children first", &a, to.clone())
+        .unwrap()
+        .entity::<Asset>()
+        .entity::<Release>()
+        .entity::<Project>()
+        .run()
+        .await;
+    assert!(
+        matches!(children_first, Err(Error::Configuration(_))),
+        "{children_first:?}"
+    );
+    let no_parent = db
+        .move_tenant("test: no parent", &a, to.clone())
+        .unwrap()
+        .entity::<Release>()
+        .entity::<Asset>()
+        .run()
+        .await;
+    assert!(
+        matches!(no_parent, Err(Error::Configuration(_))),
+        "{no_parent:?}"
+    );
+    // Nothing moved, and the tenant still writes where it was.
+    assert_eq!(stored(f).await, before);
+    let s = db.scope(&a);
+    assert_eq!(Asset::query().count(&s).await.unwrap(), 1);
+    Release::insert(&s, release(w.mine.id, "r2", 2))
+        .await
+        .unwrap();
+    // Listed parents first, the move goes through and strands nothing.
+    db.move_tenant("test: parents first", &a, to)
+        .unwrap()
+        .entity::<Project>()
+        .entity::<Release>()
+        .entity::<Asset>()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(Release::query().count(&s).await.unwrap(), 2);
+    assert_eq!(Asset::query().count(&s).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM public.assets")
+        .fetch_one(f.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "b's asset only");
+}
