@@ -199,3 +199,49 @@ async fn quoted_text_tenants_in_a_schema_and_a_nul() {
     let r = db.begin(&bad).await.map(|_| ());
     assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
 }
+
+/// `public` is where the shared tables are: a tenant "moved" from the shared tables to a
+/// schema named `public` would be copied onto its own rows and then deleted with the old
+/// home's. The name is refused, and no move to it can start.
+#[tokio::test]
+async fn the_shared_tables_schema_is_not_a_tenant_schema() {
+    let test_db = TestDb::new().await.unwrap();
+    test_db.db().migrate_for_tenant::<String>().await.unwrap();
+    test_db.execute_script(APPS).await.unwrap();
+    let db = test_db.db().clone().with_placements(
+        Arc::new(MemoryPlacements::new(Placement::new(
+            TenantPlacement::Shared,
+        ))),
+        Cells::new(),
+    );
+    db.migrate_home_for_tenant::<String>(&TenantPlacement::Shared)
+        .await
+        .unwrap();
+    let scope = TenantScope::new("acme".to_owned());
+    let s = db.scope(&scope);
+    let new = NewApp {
+        id: "kept".into(),
+        title: "kept".into(),
+    };
+    App::insert(&s, new).await.unwrap();
+    let public = SchemaName::new("public");
+    if let Ok(public) = public.clone() {
+        let moved = db
+            .move_tenant("test: to public", &scope, TenantPlacement::Schema(public))
+            .unwrap()
+            .entity::<App>()
+            .run()
+            .await;
+        let left = App::query().with_deleted().count(&s).await;
+        assert_eq!(
+            left.as_ref().ok(),
+            Some(&1),
+            "moved: {moved:?}; the tenant's apps afterwards: {left:?}"
+        );
+    }
+    assert!(
+        matches!(public, Err(Error::InvalidInput { .. })),
+        "{public:?}"
+    );
+    assert_eq!(App::query().count(&s).await.unwrap(), 1);
+}
