@@ -245,3 +245,67 @@ async fn the_shared_tables_schema_is_not_a_tenant_schema() {
     );
     assert_eq!(App::query().count(&s).await.unwrap(), 1);
 }
+
+/// An entity whose bigint id is `GENERATED ALWAYS AS IDENTITY` (the database insists on
+/// writing it): the copy cannot insert the rows as read. The move must refuse before it
+/// marks the tenant read-only, not fail halfway and leave it unable to write, on every
+/// retry.
+#[tokio::test]
+async fn a_move_that_cannot_copy_a_table_refuses_before_freezing_the_tenant() {
+    let test_db = TestDb::new().await.unwrap();
+    test_db.db().migrate_for_tenant::<i64>().await.unwrap();
+    test_db.execute_script(ACCOUNTS).await.unwrap();
+    let db = test_db.db().clone().with_placements(
+        Arc::new(MemoryPlacements::new(Placement::new(
+            TenantPlacement::Shared,
+        ))),
+        Cells::new(),
+    );
+    db.migrate_home_for_tenant::<i64>(&TenantPlacement::Shared)
+        .await
+        .unwrap();
+    home::<i64>(&test_db, &db, "ws_big", ACCOUNTS).await;
+    let scope = TenantScope::new(9_i64);
+    let s = db.scope(&scope);
+    let other = db.scope(&TenantScope::new(10_i64));
+    Account::insert(
+        &s,
+        NewAccount {
+            name: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    Account::insert(
+        &other,
+        NewAccount {
+            name: "theirs".into(),
+        },
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let moved = db
+            .move_tenant(
+                "test: identity always",
+                &scope,
+                TenantPlacement::Schema(SchemaName::new("ws_big").unwrap()),
+            )
+            .unwrap()
+            .entity::<Account>()
+            .run()
+            .await;
+        assert!(matches!(moved, Err(Error::Configuration(_))), "{moved:?}");
+    }
+    // The tenant still writes, where it was.
+    Account::insert(
+        &s,
+        NewAccount {
+            name: "after".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(Account::query().count(&s).await.unwrap(), 2);
+    assert_eq!(Account::query().count(&other).await.unwrap(), 1);
+}
