@@ -16,8 +16,9 @@
 //!    or deleted), and its audit log, are read from the old home in one `REPEATABLE READ`
 //!    snapshot.
 //! 4. In one transaction in the new home: any rows the tenant left there (a move
-//!    interrupted before) are deleted, the snapshot is inserted, and the new home's fence
-//!    is set active at epoch `e + 1`.
+//!    interrupted before) are deleted, the snapshot is inserted, the sequences behind ids
+//!    the database makes move past the copied ids, and the new home's fence is set active
+//!    at epoch `e + 1`.
 //! 5. In one transaction in the old home: its fence becomes `moved` at `e + 1` (every
 //!    statement routed there now fails with [`Error::StalePlacement`], reads included) and
 //!    the tenant's rows there are deleted.
@@ -193,6 +194,7 @@ impl TenantMove<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
+        self.advance_sequences(&mut tx).await?;
         raw(&mut tx, fence::set(&tenant, &new_key, epoch + 1, "active")).await?;
         tx.commit().await?;
 
@@ -225,6 +227,32 @@ impl TenantMove<'_> {
                     .into(),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The copy keeps the ids the database made in the old home; the new home's sequence
+    /// behind such an id moves past the largest one now there, so that it never hands a
+    /// copied id out again (the tenant's next insert would collide with its own row).
+    async fn advance_sequences(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
+        for meta in self.entities.iter().filter(|m| m.id.generated) {
+            let table = sql::table(meta.table);
+            let sequence: Option<String> =
+                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                    .bind(&table)
+                    .bind(meta.id.name)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let Some(sequence) = sequence else { continue };
+            let sql = format!(
+                "SELECT setval($1::regclass, m) FROM (SELECT max({}) AS m FROM {table}) AS t \
+                 WHERE m > coalesce(pg_sequence_last_value($1::regclass), 0)",
+                sql::ident(meta.id.name)
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(&sequence)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }
