@@ -383,3 +383,82 @@ async fn a_move_that_lists_via_children_before_their_parents_is_refused() {
         .unwrap();
     assert_eq!(left, 1, "b's asset only");
 }
+
+/// Row-level security as the second wall: the parents have policies, the `via` tables
+/// none (nothing to compare). As an application role, every statement on a `via` table
+/// still proves its parent under the parent's policy: a tenant reads, writes and audits its
+/// own rows two levels down, and never the other tenant's.
+#[tokio::test]
+async fn via_tables_under_row_level_security_as_an_application_role() {
+    let w = world().await;
+    let f = &w.f;
+    let suffix = Uuid::now_v7().simple().to_string();
+    let (owner, role) = (format!("owner_{suffix}"), format!("app_{suffix}"));
+    let mut ddl = format!("CREATE ROLE {owner} LOGIN; CREATE ROLE {role} LOGIN;");
+    for table in ["projects", "releases", "assets", "tenant_audit_log"] {
+        ddl.push_str(&format!(
+            "ALTER TABLE {table} OWNER TO {owner}; GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role};"
+        ));
+    }
+    f.test_db.execute_script(&ddl).await.unwrap();
+    let admin = TenantDb::new(f.pool().clone())
+        .row_level_security("app.tenant_id")
+        .unwrap();
+    admin.enable_row_level_security::<Project>().await.unwrap();
+    admin.enable_audit_log_row_level_security().await.unwrap();
+    assert!(matches!(
+        admin.enable_row_level_security::<Release>().await,
+        Err(Error::Configuration(_))
+    ));
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(f.test_db.connect_options().clone().username(&role))
+        .await
+        .unwrap();
+    let db = TenantDb::new(pool)
+        .row_level_security("app.tenant_id")
+        .unwrap();
+    let a = db.scope(f.a.tenant_scope());
+    let r = Release::insert(&a, release(w.mine.id, "rls", 5))
+        .await
+        .unwrap();
+    let asset = Asset::insert(
+        &a,
+        NewAsset {
+            release_id: r.id,
+            name: "rls asset".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        Release::insert(&a, release(w.theirs.id, "theirs", 1)).await,
+        Err(Error::ForeignKey { .. })
+    ));
+    assert_eq!(Release::query().all(&a).await.unwrap(), vec![r.clone()]);
+    assert_eq!(Asset::query().all(&a).await.unwrap(), vec![asset.clone()]);
+    assert!(
+        Release::find(&a, w.their_release.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        Release::delete(&a, w.their_release.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    let mut tx = db.begin(f.a.tenant_scope()).await.unwrap();
+    Asset::delete(&mut tx, asset.id).await.unwrap();
+    let history = AuditRecord::for_entity::<Asset>(&mut tx, asset.id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.action).collect::<Vec<_>>(),
+        [AuditAction::Insert, AuditAction::Delete]
+    );
+    assert_eq!(
+        Release::get(&f.b, w.their_release.id).await.unwrap(),
+        w.their_release
+    );
+}
