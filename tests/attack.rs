@@ -3,7 +3,15 @@
 //! and typed errors for bad input. Each test asserts a guarantee; a failing test is a
 //! finding. Passing tests document what was tried.
 
+#[path = "attack/arrays.rs"]
+mod arrays;
 mod common;
+#[path = "attack/keys.rs"]
+mod keys;
+#[path = "attack/placement.rs"]
+mod placement;
+#[path = "attack/via.rs"]
+mod via;
 
 use std::time::Duration;
 

@@ -34,6 +34,7 @@ fn expand(entity: &Entity<'_>, stub: bool) -> TokenStream {
     let generated = generated(entity, stub);
     let trait_impl = trait_impl(entity, stub);
     let inherent = inherent(entity, stub);
+    let via_parent = via_parent(entity, stub);
     quote! {
         #new_struct
         #patch_struct
@@ -42,7 +43,35 @@ fn expand(entity: &Entity<'_>, stub: bool) -> TokenStream {
             #generated
             #trait_impl
             #inherent
+            #via_parent
         };
+    }
+}
+
+/// Whether a `via` child may prove its tenant through this entity (its ids are unique
+/// across tenants: made by the library or the database, not given by the caller), and for
+/// a `via` entity, the check that its parent is such an entity, at the parent's name. A
+/// stub claims it, so a mistake in a parent adds no message to its children.
+fn via_parent(entity: &Entity<'_>, stub: bool) -> TokenStream {
+    let p = private();
+    let ident = entity.ident;
+    let marker = (stub || entity.id_source() != IdSource::Caller)
+        .then(|| quote!(impl #p::ViaParent for #ident {}));
+    let check = entity
+        .attrs
+        .via
+        .as_ref()
+        .and_then(|via| entity.fields.iter().find(|f| f.ident == via))
+        .and_then(|f| f.attrs.belongs_to.as_ref())
+        .filter(|_| !stub)
+        .map(|parent| {
+            quote_spanned! {parent.span()=>
+                const _: () = #p::via_parent::<#parent>();
+            }
+        });
+    quote! {
+        #marker
+        #check
     }
 }
 
@@ -442,6 +471,17 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
         (false, None) => quote!(::core::option::Option::None),
         _ => never(),
     };
+    let is_deleted = match (stub, entity.field(Role::SoftDelete)) {
+        (false, Some(field)) => {
+            let field = field.ident;
+            quote! {
+                fn is_deleted(&self) -> bool {
+                    ::core::option::Option::is_some(&self.#field)
+                }
+            }
+        }
+        _ => TokenStream::new(),
+    };
     let tenant_ty = key_type(entity, Role::TenantId);
     let id_ty = key_type(entity, Role::Id);
     let key_of_new = match (stub, entity.id_source(), entity.field(Role::Id)) {
@@ -471,6 +511,8 @@ fn generated(entity: &Entity<'_>, stub: bool) -> TokenStream {
             fn tenant_of(&self) -> ::core::option::Option<#tenant_ty> {
                 #tenant_of
             }
+
+            #is_deleted
 
             #[allow(unused_variables)]
             fn key_of_new(new: &#new) -> ::core::option::Option<#id_ty> {

@@ -142,9 +142,11 @@ impl TenantDb {
         self.placements().map(|p| &*p.cells)
     }
 
-    /// Creates the library's tables in a home, idempotently: the audit log (in the
-    /// tenant's schema for [`TenantPlacement::Schema`](crate::placement::TenantPlacement),
-    /// creating the schema) and the database's fence table. The entities' tables in a
+    /// Creates the library's tables in a home, idempotently: the audit log for `Uuid`
+    /// tenants (in the tenant's schema for
+    /// [`TenantPlacement::Schema`](crate::placement::TenantPlacement), creating the schema;
+    /// [`migrate_home_for_tenant`](Self::migrate_home_for_tenant) for tenants of another
+    /// type) and the database's fence table. The entities' tables in a
     /// schema are the application's migration to run, with `search_path` set to it.
     ///
     /// ```no_run
@@ -157,8 +159,9 @@ impl TenantDb {
         self.migrate_home_for_tenant::<uuid::Uuid>(home).await
     }
 
-    /// [`migrate_home`](Self::migrate_home) for tenants of type `T`: the home's audit log
-    /// takes the tenants' type (see [`migrate_for_tenant`](Self::migrate_for_tenant)).
+    /// [`migrate_home`](Self::migrate_home) for tenants of type `T` (`i64`, `String`, ...):
+    /// the audit log in the home takes the tenants' type, as with
+    /// [`migrate_for_tenant`](Self::migrate_for_tenant).
     pub async fn migrate_home_for_tenant<T: Key>(
         &self,
         home: &crate::placement::TenantPlacement,

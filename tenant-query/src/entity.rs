@@ -52,6 +52,24 @@ pub trait TenantEntity:
     }
 }
 
+/// An entity whose ids are unique across tenants (a UUIDv7 the library makes, or a value
+/// the database makes), so a row of another table that names one of its ids names one
+/// tenant's row. A `via` child proves its tenant through its parent's id alone: a parent
+/// whose ids the caller gives (a natural key, unique only within its tenant) could be
+/// another tenant's row of the same key. The derive implements it; not a stable API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot prove a `via` child's tenant: the caller gives its ids, so another tenant can hold the same id",
+    label = "a parent whose id is a natural key",
+    note = "give the child table a tenant column (`#[tenant(tenant_id)]`, with a composite foreign key `(tenant, parent_id)`) and remove `via`",
+    note = "or let the parent's id be made by the library (a `Uuid` `#[tenant(id)]`) or by the database (`#[tenant(id, default)]`)"
+)]
+pub trait ViaParent {}
+
+/// Compiles only for a parent a `via` child can reach its tenant through.
+#[doc(hidden)]
+pub const fn via_parent<P: ViaParent>() {}
+
 /// What the derive generates for the runtime: the entity's description and its values by
 /// column. Reachable only through the derive's private path; not a stable API.
 #[doc(hidden)]
@@ -69,6 +87,12 @@ pub trait Generated {
     fn tenant_of(&self) -> Option<<Self as TenantEntity>::Tenant>
     where
         Self: TenantEntity;
+
+    /// Whether the row is soft-deleted (its soft-delete column is set); `false` for an
+    /// entity without one.
+    fn is_deleted(&self) -> bool {
+        false
+    }
 
     /// The id of a new row when it is known before the insert: a fresh UUIDv7 for a `Uuid`
     /// id, the caller's value for an id given in `New…`; `None` when the database makes it.

@@ -57,16 +57,19 @@ pub(crate) async fn open(
     scope: Option<&AnyScope>,
     writing: bool,
 ) -> Result<OpenTransaction> {
+    // The prologue writes the tenant's text into the statement: checked first.
+    let tenant = scope.map(placement::tenant_key).transpose()?;
     let rls = backend
         .settings
         .rls_setting
         .as_deref()
         .filter(|_| scope.is_some());
-    let (Some(placements), Some(scope)) = (&backend.settings.placements, scope) else {
+    let (Some(placements), Some(scope), Some(tenant)) =
+        (&backend.settings.placements, scope, tenant)
+    else {
         let begin = sql::rls::begin(rls, scope, None);
         return OpenTransaction::begin(&backend.pool, begin).await;
     };
-    let tenant = placement::tenant_key(scope);
     let home = placements.home(&backend.pool, &tenant, writing).await?;
     let placed = sql::rls::Placed {
         tenant: &tenant,

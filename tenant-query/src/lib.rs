@@ -177,7 +177,7 @@ pub mod prelude {
 /// one version of the derive never links against another version of the runtime.
 #[doc(hidden)]
 pub mod __private_v0_1 {
-    pub use crate::entity::{Generated, unique_key};
+    pub use crate::entity::{Generated, ViaParent, unique_key, via_parent};
     pub use crate::filter::column;
     pub use crate::key::Key;
     pub use crate::loader::LoaderSource;

@@ -210,7 +210,8 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
     }
 
     /// Caches `row` (for example the row a write returned), replacing what was cached;
-    /// a row of another tenant is refused with [`Error::InvalidInput`].
+    /// a row of another tenant, or a soft-deleted one, is refused with
+    /// [`Error::InvalidInput`].
     pub fn prime(&self, row: E) -> Result<()> {
         // The scope's tenant is the only one whose rows the cache may hold; a `via` row
         // does not say its tenant, so it cannot be proven without a query.
@@ -219,6 +220,13 @@ impl<'h, E: TenantEntity + Clone> Loader<'h, E> {
                 "tenant_id",
                 "the row reaches its tenant through a parent, which a loader cannot check \
                  without a query: load it instead",
+            ));
+        }
+        // A soft-deleted row is hidden on every path: `load` never returns one.
+        if row.is_deleted() {
+            return Err(Error::invalid_input(
+                E::META.soft_delete.map_or("deleted_at", |c| c.name),
+                "the row is soft-deleted, and a loader serves live rows only",
             ));
         }
         if row.tenant_of().as_ref() != Some(self.shared.source.tenant()) {

@@ -12,11 +12,13 @@
 //!    that lock: it waits for the writes already past the check to end, and every later
 //!    write there, however stale the caller's directory, is refused. From here the old
 //!    home is frozen.
-//! 3. The tenant's rows of every entity named, and its audit log, are read from the old
-//!    home in one `REPEATABLE READ` snapshot.
+//! 3. The tenant's rows of every entity named (a `via` entity's through its parents, live
+//!    or deleted), and its audit log, are read from the old home in one `REPEATABLE READ`
+//!    snapshot.
 //! 4. In one transaction in the new home: any rows the tenant left there (a move
-//!    interrupted before) are deleted, the snapshot is inserted, and the new home's fence
-//!    is set active at epoch `e + 1`.
+//!    interrupted before) are deleted, the snapshot is inserted, the sequences behind ids
+//!    the database makes move past the copied ids, and the new home's fence is set active
+//!    at epoch `e + 1`.
 //! 5. In one transaction in the old home: its fence becomes `moved` at `e + 1` (every
 //!    statement routed there now fails with [`Error::StalePlacement`], reads included) and
 //!    the tenant's rows there are deleted.
@@ -28,8 +30,11 @@
 //! directory's cache of the tenant has then been dropped.
 //!
 //! The copy goes through `jsonb` (`to_jsonb` / `jsonb_populate_recordset`), so the homes'
-//! tables must have the same columns; generated-always columns are not supported. List
-//! parents before children (foreign keys); the audit log comes along without being named.
+//! tables must have the same columns; `GENERATED ALWAYS` columns (identities, stored
+//! generated columns) are not supported, and refused before the move starts. List
+//! parents before children (foreign keys; a `via` entity's parent must be listed before
+//! it, or the move is [`Error::Configuration`]); the audit log comes along without being
+//! named.
 
 use sqlx::{AssertSqlSafe, PgPool, Postgres};
 
@@ -37,6 +42,7 @@ use crate::db::TenantDb;
 use crate::entity::TenantEntity;
 use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::meta::EntityMeta;
 use crate::placement::{self, Placement, PlacementState, TenantPlacement};
 use crate::scope::{AnyScope, TenantScope};
 use crate::sql::{self, fence};
@@ -48,8 +54,8 @@ pub struct TenantMove<'a> {
     db: &'a TenantDb,
     scope: std::sync::Arc<AnyScope>,
     to: TenantPlacement,
-    /// `(table, tenant column)`, parents first.
-    tables: Vec<(&'static str, &'static str)>,
+    /// The entities whose rows move, parents first.
+    entities: Vec<&'static EntityMeta>,
 }
 
 impl TenantDb {
@@ -89,7 +95,7 @@ impl TenantDb {
             db: self,
             scope: std::sync::Arc::new(scope.clone()),
             to,
-            tables: Vec::new(),
+            entities: Vec::new(),
         })
     }
 }
@@ -97,15 +103,16 @@ impl TenantDb {
 impl TenantMove<'_> {
     /// Moves the tenant's rows of `E` too (name parents before their children).
     pub fn entity<E: TenantEntity>(mut self) -> Self {
-        self.tables.push((E::META.table, E::META.tenant.name));
+        self.entities.push(E::meta());
         self
     }
 
     /// Runs the move; returns the new placement.
     pub async fn run(self) -> Result<Placement> {
+        self.check_via_order()?;
         let placements = self.db.placements()?;
         let directory = &placements.directory;
-        let tenant = placement::tenant_key(&self.scope);
+        let tenant = placement::tenant_key(&self.scope)?;
         directory.invalidate(&tenant);
         let from = directory.resolve(&tenant).await?;
         if from.home == self.to {
@@ -115,6 +122,7 @@ impl TenantMove<'_> {
         }
         let epoch = from.epoch;
         let (old, new) = (self.home(&from.home)?, self.home(&self.to)?);
+        self.check_copyable(&old, &from.home).await?;
         let (old_key, new_key) = (from.home.home_key(), self.to.home_key());
         let moved = Placement {
             home: self.to.clone(),
@@ -159,17 +167,15 @@ impl TenantMove<'_> {
         .await?;
         raw_settings(&mut tx, self.settings(&from.home)).await?;
         let mut snapshot = Vec::new();
-        for (table, column) in self.all_tables() {
+        for (table, rows_of_tenant) in self.all_tables(&tenant) {
             let sql = format!(
-                "SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')::text FROM {} t WHERE {} = {}",
+                "SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')::text FROM {} AS t WHERE {rows_of_tenant}",
                 sql::table(table),
-                sql::ident(column),
-                sql::literal(&tenant)
             );
             let rows: String = sqlx::query_scalar(AssertSqlSafe(sql))
                 .fetch_one(&mut *tx)
                 .await?;
-            snapshot.push((table, column, rows));
+            snapshot.push((table, rows));
         }
         tx.commit().await?;
 
@@ -178,7 +184,7 @@ impl TenantMove<'_> {
         raw_settings(&mut tx, self.settings(&self.to)).await?;
         raw(&mut tx, fence::lock(&tenant, &new_key)).await?;
         self.delete_rows(&mut tx, &tenant).await?;
-        for (table, _, rows) in &snapshot {
+        for (table, rows) in &snapshot {
             let table = sql::table(table);
             let sql = format!(
                 "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1::jsonb)"
@@ -188,6 +194,7 @@ impl TenantMove<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
+        self.advance_sequences(&mut tx).await?;
         raw(&mut tx, fence::set(&tenant, &new_key, epoch + 1, "active")).await?;
         tx.commit().await?;
 
@@ -204,23 +211,106 @@ impl TenantMove<'_> {
         Ok(moved)
     }
 
-    /// The tables that move: the entities named, then the audit log.
-    fn all_tables(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.tables
-            .iter()
-            .copied()
-            .chain([(sql::AUDIT_LOG_TABLE, "tenant_id")])
+    /// A `via` entity's rows are found through its parent's: the parent must move too, and
+    /// be named before it (the old home deletes children first, through parents still
+    /// there). Checked before anything moves.
+    fn check_via_order(&self) -> Result<()> {
+        for (i, meta) in self.entities.iter().enumerate() {
+            let Some(relation) = meta.via else { continue };
+            let parent = (relation.parent)();
+            if !self.entities[..i].iter().any(|m| m.table == parent.table) {
+                return Err(Error::Configuration(
+                    format!(
+                        "`{}` reaches its tenant through `{}`: name `{}` in the move, before it",
+                        meta.table, parent.table, parent.table
+                    )
+                    .into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
-    /// Deletes the tenant's rows of every table that moves, children first.
-    async fn delete_rows(&self, conn: &mut sqlx::PgConnection, tenant: &str) -> Result<()> {
-        let tables: Vec<_> = self.all_tables().collect();
-        for (table, column) in tables.into_iter().rev() {
+    /// The copy keeps the ids the database made in the old home; the new home's sequence
+    /// behind such an id moves past the largest one now there, so that it never hands a
+    /// copied id out again (the tenant's next insert would collide with its own row).
+    async fn advance_sequences(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
+        for meta in self.entities.iter().filter(|m| m.id.generated) {
+            let table = sql::table(meta.table);
+            let sequence: Option<String> =
+                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                    .bind(&table)
+                    .bind(meta.id.name)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let Some(sequence) = sequence else { continue };
             let sql = format!(
-                "DELETE FROM {} WHERE {} = {}",
-                sql::table(table),
-                sql::ident(column),
-                sql::literal(tenant)
+                "SELECT setval($1::regclass, m) FROM (SELECT max({}) AS m FROM {table}) AS t \
+                 WHERE m > coalesce(pg_sequence_last_value($1::regclass), 0)",
+                sql::ident(meta.id.name)
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(&sequence)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The copy inserts every column as read, so a column the database insists on
+    /// writing itself (`GENERATED ALWAYS AS IDENTITY`, `GENERATED ALWAYS AS (...)`) would
+    /// fail it halfway, with the tenant already read-only and every retry failing alike.
+    /// Checked in the old home before the directory is touched.
+    async fn check_copyable(&self, old: &PgPool, home: &TenantPlacement) -> Result<()> {
+        let mut tx = old.begin().await?;
+        raw_settings(&mut tx, self.settings(home)).await?;
+        for meta in &self.entities {
+            let columns: Vec<String> = sqlx::query_scalar(
+                "SELECT a.attname::text FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+                 AND (a.attidentity = 'a' OR a.attgenerated <> '') ORDER BY a.attnum",
+            )
+            .bind(sql::table(meta.table))
+            .fetch_all(&mut *tx)
+            .await?;
+            if !columns.is_empty() {
+                return Err(Error::Configuration(
+                    format!(
+                        "a move copies every column, but the database writes `{}.{}` itself \
+                         (GENERATED ALWAYS): use GENERATED BY DEFAULT AS IDENTITY for ids, \
+                         and no stored generated columns in moved tables",
+                        meta.table,
+                        columns.join("`, `")
+                    )
+                    .into(),
+                ));
+            }
+        }
+        tx.rollback().await?;
+        Ok(())
+    }
+
+    /// The tables that move, each with the condition (on alias `t`) that selects the
+    /// tenant's rows: the entities named (a `via` entity's through its parents), then the
+    /// audit log.
+    fn all_tables(&self, tenant: &str) -> Vec<(&'static str, String)> {
+        self.entities
+            .iter()
+            .map(|meta| (meta.table, sql::tenant_rows(meta, "t", tenant)))
+            .chain([(
+                sql::AUDIT_LOG_TABLE,
+                format!("t.{} = {}", sql::ident("tenant_id"), sql::literal(tenant)),
+            )])
+            .collect()
+    }
+
+    /// Deletes the tenant's rows of every table that moves, children first (a `via`
+    /// child is found through its parents, so it goes before them).
+    async fn delete_rows(&self, conn: &mut sqlx::PgConnection, tenant: &str) -> Result<()> {
+        for (table, rows_of_tenant) in self.all_tables(tenant).into_iter().rev() {
+            let sql = format!(
+                "DELETE FROM {} AS t WHERE {rows_of_tenant}",
+                sql::table(table)
             );
             raw(conn, sql).await?;
         }

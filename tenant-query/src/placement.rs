@@ -30,13 +30,15 @@ use crate::error::{Error, Result};
 
 /// A schema name that is safe to place a tenant in: 1 to 63 characters of lowercase ASCII
 /// letters, digits and `_`, not starting with a digit, and not a system schema (`pg_*`,
-/// `information_schema`, the library's own `tenant_query`). It is quoted wherever used.
+/// `information_schema`, the library's own `tenant_query`) nor `public`, where the shared
+/// tables are. It is quoted wherever used.
 ///
 /// ```
 /// use tenant_query::placement::SchemaName;
 /// assert_eq!(SchemaName::new("tenant_acme")?.as_str(), "tenant_acme");
 /// assert!(SchemaName::new("acme\"; DROP TABLE x; --").is_err());
 /// assert!(SchemaName::new("pg_catalog").is_err());
+/// assert!(SchemaName::new("public").is_err());
 /// # Ok::<(), tenant_query::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,12 +55,15 @@ impl SchemaName {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !name.starts_with(|c: char| c.is_ascii_digit())
             && !name.starts_with("pg_")
-            && !matches!(name, "information_schema" | "tenant_query");
+            // `public` holds the shared tables: a tenant "placed" there would share them
+            // with a home of its own, and a move between the two would copy the rows onto
+            // themselves and then delete them with the old home's.
+            && !matches!(name, "information_schema" | "tenant_query" | "public");
         if !valid {
             return Err(Error::invalid_input(
                 "schema",
                 format!(
-                    "`{name}` is not a tenant schema name (1-63 of a-z, 0-9, _; not a system schema)"
+                    "`{name}` is not a tenant schema name (1-63 of a-z, 0-9, _; not a system schema, not `public`)"
                 ),
             ));
         }
@@ -480,9 +485,16 @@ impl Placements {
     }
 }
 
-/// The tenant key as the directory and the fences see it: the one place it is made text.
-pub(crate) fn tenant_key(scope: &crate::scope::AnyScope) -> String {
-    scope.erased_tenant().to_string()
+/// The tenant key as the directory, the fences and the RLS setting see it: the one place
+/// it is made text. The transaction prologue and a move write it into statements as a
+/// literal, where a NUL would cut the simple-query message short (a protocol error):
+/// [`Error::InvalidInput`] instead.
+pub(crate) fn tenant_key(scope: &crate::scope::AnyScope) -> Result<String> {
+    let key = scope.erased_tenant().to_string();
+    if key.contains('\0') {
+        return Err(Error::invalid_input("tenant", crate::value::NUL_IN_TEXT));
+    }
+    Ok(key)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

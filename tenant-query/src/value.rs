@@ -53,7 +53,7 @@ pub trait SqlValue: for<'q> Encode<'q, Postgres> + Type<Postgres> + Send {
     }
 }
 
-const NUL_IN_TEXT: &str = "text must not contain NUL (0x00) bytes";
+pub(crate) const NUL_IN_TEXT: &str = "text must not contain NUL (0x00) bytes";
 
 fn check_text(text: &str) -> Result<(), Cow<'static, str>> {
     if text.contains('\0') {

@@ -73,7 +73,7 @@ impl Cell {
 ///
 /// ```no_run
 /// use tenant_query::fleet::{Cell, SchemaName, TenantHome};
-/// # fn run(cell: Cell, tenant: uuid::Uuid) -> Result<(), tenant_query::fleet::FleetError> {
+/// # fn run(cell: Cell, tenant: uuid::Uuid) -> Result<(), tenant_query::Error> {
 /// let home = TenantHome::schema(tenant, &cell, SchemaName::new("tenant_42")?);
 /// assert_eq!(home.key().to_string(), format!("{}/tenant_42", cell.name()));
 /// # Ok(()) }

@@ -143,6 +143,35 @@ fn via_exists(plan: &mut Plan, meta: &EntityMeta, qualifier: &str, depth: usize)
     )
 }
 
+/// Every row of `meta`'s table (as `qualifier`) that belongs to `tenant`, inlined as a
+/// literal: live or deleted, under live or deleted parents. What a tenant move copies and
+/// deletes; a `via` table has no tenant column and is selected through its parents.
+pub(crate) fn tenant_rows(meta: &EntityMeta, qualifier: &str, tenant: &str) -> String {
+    tenant_rows_at(meta, qualifier, tenant, 1)
+}
+
+fn tenant_rows_at(meta: &EntityMeta, qualifier: &str, tenant: &str, depth: usize) -> String {
+    let Some(relation) = meta.via else {
+        return format!(
+            "{qualifier}.{} = {}",
+            ident(meta.tenant.name),
+            literal(tenant)
+        );
+    };
+    if depth > MAX_VIA_DEPTH {
+        return "FALSE".to_owned();
+    }
+    let parent = (relation.parent)();
+    let p = alias::via_parent(depth);
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS {p} WHERE {p}.{} = {qualifier}.{} AND {})",
+        table(parent.table),
+        ident(parent.id.name),
+        ident(relation.column.name),
+        tenant_rows_at(parent, &p, tenant, depth + 1),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

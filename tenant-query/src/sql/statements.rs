@@ -341,7 +341,8 @@ fn insert_write(
 
 /// `INSERT ... ON CONFLICT` on the tenant and `key`, against live rows (so a partial unique
 /// index `WHERE <soft delete> IS NULL` is the arbiter): with `update`, `DO UPDATE` of every
-/// data column to the new values, else `DO NOTHING`. Audited entities lock the existing
+/// data column to the new values (a `default` column left `None` keeps its value), else
+/// `DO NOTHING`. Audited entities lock the existing
 /// row first, so the record says whether the statement inserted or updated, with the
 /// diff of what changed.
 fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool, defaults: &Defaults) -> Statement {
@@ -393,9 +394,24 @@ fn upsert(meta: &EntityMeta, key: &[&ColumnMeta], update: bool, defaults: &Defau
     let (mut sets, mut current, mut next) = (Vec::new(), Vec::new(), Vec::new());
     for c in meta.data_columns() {
         let excluded = format!("EXCLUDED.{}", ident(c.name));
-        sets.push(format!("{} = {excluded}", ident(c.name)));
+        // A `default` column left `NULL` (`None`) keeps the row's value when the insert
+        // finds the row: the default is for new rows, as a patch's `None` changes nothing.
+        let value = match defaults.of(c) {
+            Some(_) => {
+                let given = plan.param(Param::Data {
+                    index: c.index,
+                    column: c.name,
+                });
+                format!(
+                    "CASE WHEN {given} IS NULL THEN {} ELSE {excluded} END",
+                    column(t, c)
+                )
+            }
+            None => excluded,
+        };
+        sets.push(format!("{} = {value}", ident(c.name)));
         current.push(column(t, c));
-        next.push(excluded);
+        next.push(value);
     }
     sets.extend(moved_on_change(meta, &next, &current));
     if sets.is_empty() {
