@@ -663,7 +663,9 @@ async fn homes_come_from_the_placement_directory() {
     let mut homes = Vec::new();
     for (tenant, placement) in directory.placed().await.unwrap() {
         let tenant: Uuid = tenant.parse().unwrap();
-        homes.extend(TenantHome::placed(tenant, &placement.home, &main, &[eu.clone()]).unwrap());
+        homes.extend(
+            TenantHome::placed(tenant, &placement.home, &main, std::slice::from_ref(&eu)).unwrap(),
+        );
     }
     let mut tenants: Vec<Uuid> = homes.iter().map(TenantHome::tenant).collect();
     tenants.sort();
