@@ -36,7 +36,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use tenant_query::testing::TestDb;
 
-use entities::{IdAfterData, Keywords, Plain, Project, TenantFirst, UuidBeforeId, Wide};
+use entities::{
+    IdAfterData, Identity, Keywords, NaturalKey, Plain, Project, TenantFirst, UuidBeforeId, Wide,
+};
 use ops::{EOp, Op};
 use world::{One, Relations, World};
 
@@ -194,6 +196,26 @@ fn shape_wide() {
     check::<One<Wide>>("shape_wide", 250, machine(&One::<Wide>::specs(), false));
 }
 
+/// A caller-given text key, the same keys in both tenants (unique only within one).
+#[test]
+fn shape_natural_text_key() {
+    check::<One<NaturalKey>>(
+        "shape_natural_key",
+        400,
+        machine(&One::<NaturalKey>::specs(), false),
+    );
+}
+
+/// A bigint identity made by the database.
+#[test]
+fn shape_bigint_identity() {
+    check::<One<Identity>>(
+        "shape_identity",
+        400,
+        machine(&One::<Identity>::specs(), false),
+    );
+}
+
 /// Rows in both tenants, some deleted or changed, then many random queries.
 #[test]
 fn queries_agree_with_the_model() {
@@ -207,7 +229,7 @@ fn queries_agree_with_the_model() {
         })
     };
     let data: Vec<_> = world[0]
-        .data
+        .new
         .iter()
         .map(|&c| dsl::data_value(&world, 0, c))
         .collect();
