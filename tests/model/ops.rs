@@ -686,6 +686,28 @@ async fn insert<E: Modeled>(
             .model
             .references_hold(table, tenant, &vals, &spec.new, REFERENCE_NEEDS_LIVE_ROW)
     });
+    // What a given key meets, for the report: the key of a row of the other tenant, or
+    // of a soft-deleted row of this one.
+    let key_note = (spec.id_source == IdSource::Caller && !rows.is_empty()).then(|| {
+        let id = spec.id();
+        let t = &case.model.tables[table];
+        let holds = |tenant: usize, deleted: bool| {
+            rows.iter().any(|data| {
+                t.visible(tenant, &RowKey::from_val(&data[0]), true)
+                    .is_some_and(|r| !deleted || t.is_deleted(r))
+            })
+        };
+        debug_assert_eq!(spec.new[0], id);
+        if holds(tenant, true) {
+            "a deleted row's key"
+        } else if holds(tenant, false) {
+            "a live row's key"
+        } else if holds(1 - tenant, false) {
+            "only the other tenant's key"
+        } else {
+            "a new key"
+        }
+    });
     let expected: Option<Fail> = if rows.is_empty() {
         None
     } else if rows.iter().any(|r| has_nul(r)) {
@@ -708,6 +730,16 @@ async fn insert<E: Modeled>(
         let new = news.into_iter().next().expect("one row");
         call!(case, inside, tenant, |db| E::m_insert(db, new)).map(|r| vec![r])
     };
+    if let Some(note) = key_note {
+        let outcome = match &actual {
+            Ok(_) => "Ok".to_owned(),
+            Err(e) => format!("{:?}", err_kind(e)),
+        };
+        *case
+            .outcomes
+            .entry(format!("{} of {note}: {outcome}", case.op_name))
+            .or_default() += 1;
+    }
     if !check_err(case, inside, what, expected, &actual)? {
         return Ok(());
     }
