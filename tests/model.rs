@@ -4,6 +4,9 @@
 //! each row's audit history; what every call returns or fails with) runs beside the
 //! library on random sequences of operations from two tenants, inside and outside
 //! transactions; the first divergence fails the case, which proptest then shrinks.
+//! Rows are known by (id, tenant) whatever the id type: library-made UUIDv7s, a
+//! caller-given text natural key (unique only within its tenant) and a bigint identity
+//! made by the database each have their shape; the audit log is compared by the id's text.
 //! The query DSL is also tested differentially: random filter trees, orders, windows and
 //! keyset pages, evaluated by PostgreSQL through the library and by the model.
 //!
