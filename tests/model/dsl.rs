@@ -7,7 +7,7 @@ use tenant_query::prelude::*;
 use crate::ops::{Case, Pick, ValGen};
 use crate::reference::{Answer, Deleted, Keyset, Query as RQuery, Terminal, Tree};
 use crate::spec::{Modeled, Role, Spec};
-use crate::val::{CmpOp, Kind, Val};
+use crate::val::{CmpOp, Kind, RowKey, Val};
 
 #[derive(Clone, Debug)]
 pub enum TreeGen {
@@ -83,19 +83,38 @@ fn literal(kind: Kind, unique: bool) -> BoxedStrategy<Val> {
 }
 
 /// A non-null value for column `col` of `table`: a literal, a copy of a row's value, or
-/// for uuid columns an id (of the referenced table, or of any table).
+/// for the id and uuid columns an id (of the table itself, of the referenced table, or
+/// of any table with uuid ids).
 pub fn value(world: &[&'static Spec], table: usize, col: usize) -> BoxedStrategy<ValGen> {
     let c = &world[table].cols[col];
     let copy = (0usize..64).prop_map(move |k| ValGen::Cell(k, col));
+    if c.role == Role::Id && c.kind != Kind::Uuid {
+        return prop_oneof![
+            8 => pick().prop_map(move |p| ValGen::Id(table, p)),
+            1 => copy,
+            1 => literal(c.kind, false).prop_map(ValGen::Lit),
+        ]
+        .boxed();
+    }
     match c.kind {
         Kind::Uuid => {
             let target =
                 c.fk.map(|t| world.iter().position(|s| s.table == t).expect("a table"));
-            let n = world.len();
+            let uuid_ids: Vec<usize> = (0..world.len())
+                .filter(|&t| world[t].cols[world[t].id()].kind == Kind::Uuid)
+                .collect();
             let table_strategy = match target {
                 Some(t) => Just(t).boxed(),
                 None if c.role == Role::Id => Just(table).boxed(),
-                None => (0..n).boxed(),
+                None if uuid_ids.is_empty() => {
+                    // No table has uuid ids: literals and copies only.
+                    return prop_oneof![
+                        1 => copy,
+                        1 => literal(Kind::Uuid, false).prop_map(ValGen::Lit),
+                    ]
+                    .boxed();
+                }
+                None => proptest::sample::select(uuid_ids).boxed(),
             };
             prop_oneof![
                 8 => (table_strategy, pick()).prop_map(|(t, p)| ValGen::Id(t, p)),
@@ -116,9 +135,25 @@ pub fn value(world: &[&'static Spec], table: usize, col: usize) -> BoxedStrategy
     }
 }
 
-/// A value to store in data column `col` (nullable columns get `NULL` a quarter of the time).
+/// A value to store in data column `col` (nullable columns get `NULL` a quarter of the
+/// time), or in the id column when the caller gives it: a short key (often one some row
+/// of either tenant has, live or deleted), rarely one with a NUL byte.
 pub fn data_value(world: &[&'static Spec], table: usize, col: usize) -> BoxedStrategy<ValGen> {
     let c = &world[table].cols[col];
+    if c.role == Role::Id {
+        assert_eq!(
+            c.kind,
+            Kind::Text,
+            "caller-given keys are text in the model"
+        );
+        return prop_oneof![
+            12 => "[a-c]{1,2}".prop_map(|k| ValGen::Lit(Val::Text(k))),
+            4 => (0usize..64).prop_map(move |k| ValGen::Cell(k, col)),
+            2 => pick().prop_map(move |p| ValGen::Id(table, p)),
+            1 => Just(ValGen::Lit(Val::Text("k\0".into()))),
+        ]
+        .boxed();
+    }
     let strategy = match c.kind {
         // Rarely a NUL byte: it must be rejected as invalid input.
         Kind::Text => prop_oneof![
@@ -308,7 +343,7 @@ pub fn resolve(case: &Case, inside: bool, table: usize, q: &QGen) -> RQuery {
                     // A page after a real row uses that row's id.
                     ValGen::Cell(k, _) => case
                         .nth_row(inside, table, *k)
-                        .map(|r| r.vals[case.model.tables[table].spec.id()].uuid())
+                        .map(|r| RowKey::from_val(&r.vals[case.model.tables[table].spec.id()]))
                         .unwrap_or_else(|| case.pick(table, p)),
                     _ => case.pick(table, p),
                 };
@@ -351,8 +386,8 @@ pub fn build<E: Modeled>(q: &RQuery) -> Query<E> {
     }
     query = match &q.keyset {
         None => query,
-        Some(Keyset::AfterId(id)) => E::after_id(query, *id),
-        Some(Keyset::After(col, desc, v, id)) => E::after(query, *col, *desc, v, *id),
+        Some(Keyset::AfterId(id)) => E::after_id(query, id),
+        Some(Keyset::After(col, desc, v, id)) => E::after(query, *col, *desc, v, id),
     };
     for &(col, desc) in &q.order {
         query = E::order(query, col, desc);

@@ -6,7 +6,7 @@ use tenant_query::prelude::*;
 use uuid::Uuid;
 
 use crate::modeled;
-use crate::spec::Spec;
+use crate::spec::{IdSource, Role, Spec};
 use crate::val::Kind;
 
 /// Every kind of column, a unique name, and a child relation: the entity of the
@@ -337,6 +337,72 @@ modeled!(Wide, NewWide, WidePatch, table = "shape_wide", audit = true, soft_dele
     data { c00: String, c01: Option<String>, c02: i64, c03: Option<i64>, c04: bool, c05: Option<Uuid>, c06: i32, c07: Option<bool>, c08: String, c09: Option<String>, c10: i64, c11: Option<i64>, c12: bool, c13: Option<Uuid>, c14: i32, c15: Option<bool>, c16: String, c17: Option<String>, c18: i64, c19: Option<i64>, c20: bool, c21: Option<Uuid>, c22: i32, c23: Option<bool>, c24: String, c25: Option<String>, c26: i64, c27: Option<i64>, c28: bool, c29: Option<Uuid>, c30: i32, c31: Option<bool>, c32: String, c33: Option<String>, c34: i64, c35: Option<i64>, c36: bool, c37: Option<Uuid>, c38: i32, c39: Option<bool> }
 );
 
+/// A caller-given text natural key: `PRIMARY KEY (org_id, key)`, so the same key names a
+/// row in each tenant, and a soft-deleted row still holds its key. The id is not the first
+/// field; audited, soft-deleting, with timestamps and a unique data column.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "shape_natural_key", audit)]
+pub struct NaturalKey {
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    #[tenant(id)]
+    pub key: String,
+    pub label: String,
+    pub enabled: bool,
+    pub note: Option<String>,
+    pub rank: i64,
+    #[tenant(created_at)]
+    pub created_at: DateTime<Utc>,
+    #[tenant(updated_at)]
+    pub updated_at: DateTime<Utc>,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+modeled!(NaturalKey, NewNaturalKey, NaturalKeyPatch, table = "shape_natural_key", audit = true, soft_delete = yes;
+    fields {
+        org_id: Uuid = ORG_ID Tenant,
+        key: String = KEY Id,
+        label: String = LABEL Unique,
+        enabled: bool = ENABLED Data,
+        note: Option<String> = NOTE Data,
+        rank: i64 = RANK Data,
+        created_at: DateTime<Utc> = CREATED_AT CreatedAt,
+        updated_at: DateTime<Utc> = UPDATED_AT UpdatedAt,
+        deleted_at: Option<DateTime<Utc>> = DELETED_AT SoftDelete,
+    }
+    key { key: String }
+    data { label: String, enabled: bool, note: Option<String>, rank: i64 }
+);
+
+/// A bigint identity the database makes (`#[tenant(id, default)]`), audited and
+/// soft-deleting, with a uuid data column (no table of its world has uuid ids).
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "shape_identity", audit)]
+pub struct Identity {
+    #[tenant(id, default)]
+    pub id: i64,
+    #[tenant(tenant_id)]
+    pub org_id: Uuid,
+    pub name: String,
+    pub owner: Option<Uuid>,
+    pub amount: i32,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+modeled!(Identity, NewIdentity, IdentityPatch, table = "shape_identity", audit = true, soft_delete = yes;
+    fields {
+        id: i64 = ID Id,
+        org_id: Uuid = ORG_ID Tenant,
+        name: String = NAME Unique,
+        owner: Option<Uuid> = OWNER Data,
+        amount: i32 = AMOUNT Data,
+        deleted_at: Option<DateTime<Utc>> = DELETED_AT SoftDelete,
+    }
+    data { name: String, owner: Option<Uuid>, amount: i32 }
+);
+
 fn sql_type(kind: Kind) -> &'static str {
     match kind {
         Kind::Bool => "boolean",
@@ -359,7 +425,12 @@ pub fn ddl(spec: &Spec, world: &[&Spec]) -> String {
         .iter()
         .map(|c| {
             let null = if c.nullable { "" } else { " NOT NULL" };
-            format!("{} {}{null}", q(c.name), sql_type(c.kind))
+            let identity = if c.role == Role::Id && spec.id_source == IdSource::Database {
+                " GENERATED ALWAYS AS IDENTITY"
+            } else {
+                ""
+            };
+            format!("{} {}{null}{identity}", q(c.name), sql_type(c.kind))
         })
         .collect();
     lines.push(format!(
@@ -367,7 +438,7 @@ pub fn ddl(spec: &Spec, world: &[&Spec]) -> String {
         q(spec.cols[spec.id()].name)
     ));
     for c in &spec.cols {
-        if c.unique {
+        if c.unique && c.role != Role::Id {
             lines.push(format!("UNIQUE ({tenant}, {})", q(c.name)));
         }
         if let Some(target) = c.fk {

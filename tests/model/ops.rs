@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::dsl::{self, QGen};
 use crate::reference::{Answer, AuditExp, MRow, Model, rows_admit};
-use crate::spec::{Modeled, Role, Spec};
-use crate::val::{Kind, Val};
+use crate::spec::{IdSource, Modeled, Role, Spec};
+use crate::val::{Kind, ModelKey, RowKey, Val};
 
 /// A row id, symbolically.
 #[derive(Clone, Debug)]
@@ -195,7 +195,7 @@ pub struct Case {
     pub scopes: [ScopedDb; 2],
     pub model: Model,
     pub tx: Option<TxState>,
-    pub known: Vec<Vec<Uuid>>,
+    pub known: Vec<Vec<RowKey>>,
     /// Queries compared so far (for the report).
     pub queries: usize,
     /// Operations that ran on the library (not skipped).
@@ -270,41 +270,43 @@ impl Case {
         inside && self.tx.as_ref().is_some_and(|tx| tx.aborted)
     }
 
-    pub fn pick(&self, table: usize, pick: &Pick) -> Uuid {
+    pub fn pick(&self, table: usize, pick: &Pick) -> RowKey {
         let (tenant, inside) = self.current;
+        let spec = self.model.tables[table].spec;
+        let kind = spec.cols[spec.id()].kind;
         match pick {
             Pick::Own(k) => {
                 let rows = &self.seen(inside).tables[table].rows;
-                let own: Vec<&Uuid> = rows
+                let own: Vec<&RowKey> = rows
                     .iter()
                     .filter(|(_, r)| r.tenant == tenant)
-                    .map(|(id, _)| id)
+                    .map(|((id, _), _)| id)
                     .collect();
                 if own.is_empty() {
                     self.pick(table, &Pick::Known(*k))
                 } else {
-                    *own[k % own.len()]
+                    own[k % own.len()].clone()
                 }
             }
             Pick::Deleted(k) => {
                 let t = &self.seen(inside).tables[table];
-                let deleted: Vec<&Uuid> = t
+                let deleted: Vec<&RowKey> = t
                     .rows
                     .iter()
                     .filter(|(_, r)| r.tenant == tenant && t.is_deleted(r))
-                    .map(|(id, _)| id)
+                    .map(|((id, _), _)| id)
                     .collect();
                 if deleted.is_empty() {
                     self.pick(table, &Pick::Own(*k))
                 } else {
-                    *deleted[k % deleted.len()]
+                    deleted[k % deleted.len()].clone()
                 }
             }
             Pick::Known(k) if !self.known[table].is_empty() => {
-                self.known[table][k % self.known[table].len()]
+                self.known[table][k % self.known[table].len()].clone()
             }
-            Pick::Known(k) => Uuid::from_u128(*k as u128 + 1),
-            Pick::Fresh(n) => Uuid::from_u128(*n),
+            Pick::Known(k) => RowKey::fresh(kind, *k as u128 + 1),
+            Pick::Fresh(n) => RowKey::fresh(kind, *n),
         }
     }
 
@@ -318,7 +320,7 @@ impl Case {
         let spec = self.model.tables[table].spec;
         match g {
             ValGen::Lit(v) => v.clone(),
-            ValGen::Id(t, pick) => Val::Uuid(self.pick(*t, pick)),
+            ValGen::Id(t, pick) => self.pick(*t, pick).to_val(),
             ValGen::Cell(k, col) => match self.nth_row(inside, table, *k).map(|r| &r.vals[*col]) {
                 Some(v) if !v.is_null() && *v != Val::TsUnseen => v.clone(),
                 _ => fallback(spec.cols[*col].kind),
@@ -418,17 +420,24 @@ fn check_created(
     what: &str,
 ) -> Step {
     let spec = case.model.tables[table].spec;
-    let id = row[spec.id()].uuid();
-    if id.get_version_num() != 7 || case.known[table].contains(&id) {
-        return differ(what, "a new UUIDv7 id", id);
+    let id = RowKey::from_val(&row[spec.id()]);
+    match (spec.id_source, &id) {
+        (IdSource::Library, RowKey::Uuid(u))
+            if u.get_version_num() == 7 && !case.known[table].contains(&id) => {}
+        (IdSource::Library, _) => return differ(what, "a new UUIDv7 id", id),
+        // The identity's next value: above every id seen so far.
+        (IdSource::Database, RowKey::Int(_)) if case.known[table].iter().all(|k| *k < id) => {}
+        (IdSource::Database, _) => return differ(what, "a new identity value", id),
+        // The given key: checked with the data below.
+        (IdSource::Caller, _) => {}
     }
     if row[spec.tenant()] != Val::Uuid(case.tenants[tenant]) {
         return differ(what, case.tenants[tenant], &row[spec.tenant()]);
     }
-    let stored: Vec<&Val> = spec.data.iter().map(|&i| &row[i]).collect();
+    let stored: Vec<&Val> = spec.new.iter().map(|&i| &row[i]).collect();
     if stored.iter().zip(data).any(|(s, d)| *s != d) {
         return differ(
-            &format!("{what}: data columns (in declaration order)"),
+            &format!("{what}: given columns (a given key, then data in declaration order)"),
             data,
             stored,
         );
@@ -490,7 +499,7 @@ pub async fn entity_op<E: Modeled>(
             let Some(row) = case.nth_row(inside, table, *k) else {
                 return Ok(());
             };
-            let data = spec.data.iter().map(|&i| row.vals[i].clone()).collect();
+            let data = spec.new.iter().map(|&i| row.vals[i].clone()).collect();
             insert::<E>(case, inside, table, tenant, vec![data], false, &what).await
         }
         EOp::InsertMany(rows) => {
@@ -519,7 +528,7 @@ pub async fn entity_op<E: Modeled>(
         EOp::Find(pick) | EOp::Get(pick) => {
             let id = case.pick(table, pick);
             let row = case.seen(inside).tables[table]
-                .visible(tenant, id, false)
+                .visible(tenant, &id, false)
                 .map(|r| r.vals.clone());
             let (expected, actual) = if matches!(op, EOp::Find(_)) {
                 let expected = if aborted {
@@ -527,7 +536,8 @@ pub async fn entity_op<E: Modeled>(
                 } else {
                     Ok(row)
                 };
-                let actual = call!(case, inside, tenant, |db| E::m_find(db, id));
+                let typed = E::Id::from_key(&id);
+                let actual = call!(case, inside, tenant, |db| E::m_find(db, typed));
                 (expected, actual.map(|r| r.map(|r| r.view())))
             } else {
                 let expected = match row {
@@ -535,7 +545,8 @@ pub async fn entity_op<E: Modeled>(
                     None => Err(ErrKind::NotFound),
                     Some(row) => Ok(Some(row)),
                 };
-                let actual = call!(case, inside, tenant, |db| E::m_get(db, id));
+                let typed = E::Id::from_key(&id);
+                let actual = call!(case, inside, tenant, |db| E::m_get(db, typed));
                 (expected, actual.map(|r| Some(r.view())))
             };
             if check_err(
@@ -549,29 +560,33 @@ pub async fn entity_op<E: Modeled>(
                 if !rows_admit(e.as_slice(), a.as_slice()) {
                     return differ(&what, e, a);
                 }
-                learn(case, inside, table, a.as_slice());
+                learn(case, inside, table, tenant, a.as_slice());
             }
             Ok(())
         }
         EOp::FindMany(picks) => {
-            let ids: Vec<Uuid> = picks.iter().map(|p| case.pick(table, p)).collect();
+            let ids: Vec<RowKey> = picks.iter().map(|p| case.pick(table, p)).collect();
             let t = &case.seen(inside).tables[table];
-            let expected: BTreeMap<Uuid, Vec<Val>> = ids
+            let expected: BTreeMap<RowKey, Vec<Val>> = ids
                 .iter()
-                .filter_map(|id| t.visible(tenant, *id, false).map(|r| (*id, r.vals.clone())))
+                .filter_map(|id| {
+                    t.visible(tenant, id, false)
+                        .map(|r| (id.clone(), r.vals.clone()))
+                })
                 .collect();
+            let typed: Vec<E::Id> = ids.iter().map(E::Id::from_key).collect();
             // An empty batch makes no query, even in an aborted transaction.
             let expected = if aborted && !ids.is_empty() {
                 None
             } else {
                 Some(expected)
             };
-            let actual = call!(case, inside, tenant, |db| E::m_find_many(db, &ids));
+            let actual = call!(case, inside, tenant, |db| E::m_find_many(db, &typed));
             let err = expected.is_none().then_some(ErrKind::Database);
             if check_err(case, inside, &what, err, &actual)? {
                 let (e, a) = (expected.unwrap(), actual.unwrap());
-                let a: BTreeMap<Uuid, Vec<Val>> =
-                    a.into_iter().map(|(k, v)| (k, v.view())).collect();
+                let a: BTreeMap<RowKey, Vec<Val>> =
+                    a.into_iter().map(|(k, v)| (k.to_key(), v.view())).collect();
                 let same = e.len() == a.len()
                     && e.iter().all(|(k, v)| {
                         a.get(k).is_some_and(|w| {
@@ -581,7 +596,13 @@ pub async fn entity_op<E: Modeled>(
                 if !same {
                     return differ(&what, e, a);
                 }
-                learn(case, inside, table, &a.into_values().collect::<Vec<_>>());
+                learn(
+                    case,
+                    inside,
+                    table,
+                    tenant,
+                    &a.into_values().collect::<Vec<_>>(),
+                );
             }
             Ok(())
         }
@@ -615,7 +636,7 @@ pub async fn entity_op<E: Modeled>(
                         "query: rows"
                     };
                     *case.outcomes.entry(size.to_owned()).or_default() += 1;
-                    learn(case, inside, table, rows);
+                    learn(case, inside, table, tenant, rows);
                 }
             }
             Ok(())
@@ -625,9 +646,9 @@ pub async fn entity_op<E: Modeled>(
 
 /// Learns unseen timestamps from rows read back, unless they were read beside an open
 /// transaction (from the committed state, which the transaction may yet replace).
-pub fn learn(case: &mut Case, inside: bool, table: usize, rows: &[Vec<Val>]) {
+pub fn learn(case: &mut Case, inside: bool, table: usize, tenant: usize, rows: &[Vec<Val>]) {
     if inside || case.tx.is_none() {
-        case.model.learn(table, rows);
+        case.model.learn(table, tenant, rows);
     }
 }
 
@@ -643,9 +664,10 @@ async fn insert<E: Modeled>(
 ) -> Step {
     let spec = E::spec();
     let model = &case.model.tables[table];
-    // Unique values: against the tenant's rows, live or not, and within the batch.
+    // Unique values (and a given key): against the tenant's rows, live or not, and
+    // within the batch.
     let conflict = rows.iter().enumerate().any(|(n, data)| {
-        spec.data
+        spec.new
             .iter()
             .zip(data)
             .enumerate()
@@ -657,12 +679,34 @@ async fn insert<E: Modeled>(
     });
     let dangling = rows.iter().any(|data| {
         let mut vals = vec![Val::Null; spec.cols.len()];
-        for (&col, v) in spec.data.iter().zip(data) {
+        for (&col, v) in spec.new.iter().zip(data) {
             vals[col] = v.clone();
         }
         !case
             .model
-            .references_hold(table, tenant, &vals, &spec.data, REFERENCE_NEEDS_LIVE_ROW)
+            .references_hold(table, tenant, &vals, &spec.new, REFERENCE_NEEDS_LIVE_ROW)
+    });
+    // What a given key meets, for the report: the key of a row of the other tenant, or
+    // of a soft-deleted row of this one.
+    let key_note = (spec.id_source == IdSource::Caller && !rows.is_empty()).then(|| {
+        let id = spec.id();
+        let t = &case.model.tables[table];
+        let holds = |tenant: usize, deleted: bool| {
+            rows.iter().any(|data| {
+                t.visible(tenant, &RowKey::from_val(&data[0]), true)
+                    .is_some_and(|r| !deleted || t.is_deleted(r))
+            })
+        };
+        debug_assert_eq!(spec.new[0], id);
+        if holds(tenant, true) {
+            "a deleted row's key"
+        } else if holds(tenant, false) {
+            "a live row's key"
+        } else if holds(1 - tenant, false) {
+            "only the other tenant's key"
+        } else {
+            "a new key"
+        }
     });
     let expected: Option<Fail> = if rows.is_empty() {
         None
@@ -686,6 +730,16 @@ async fn insert<E: Modeled>(
         let new = news.into_iter().next().expect("one row");
         call!(case, inside, tenant, |db| E::m_insert(db, new)).map(|r| vec![r])
     };
+    if let Some(note) = key_note {
+        let outcome = match &actual {
+            Ok(_) => "Ok".to_owned(),
+            Err(e) => format!("{:?}", err_kind(e)),
+        };
+        *case
+            .outcomes
+            .entry(format!("{} of {note}: {outcome}", case.op_name))
+            .or_default() += 1;
+    }
     if !check_err(case, inside, what, expected, &actual)? {
         return Ok(());
     }
@@ -695,17 +749,19 @@ async fn insert<E: Modeled>(
     }
     for (data, row) in rows.iter().zip(&actual) {
         check_created(case, inside, table, tenant, data, row, what)?;
-        let id = row[spec.id()].uuid();
-        case.known[table].push(id);
+        let id = RowKey::from_val(&row[spec.id()]);
+        if !case.known[table].contains(&id) {
+            case.known[table].push(id.clone());
+        }
         case.model.tables[table].rows.insert(
-            id,
+            (id.clone(), tenant),
             MRow {
                 tenant,
                 vals: row.clone(),
             },
         );
         case.model
-            .record(table, tenant, id, "insert", all_columns(spec, row, false));
+            .record(table, tenant, &id, "insert", all_columns(spec, row, false));
     }
     Ok(())
 }
@@ -716,14 +772,14 @@ async fn update<E: Modeled>(
     inside: bool,
     table: usize,
     tenant: usize,
-    id: Uuid,
+    id: RowKey,
     patch: Vec<Option<Val>>,
     aborted: bool,
     what: &str,
 ) -> Step {
     let spec = E::spec();
     let old = case.model.tables[table]
-        .visible(tenant, id, false)
+        .visible(tenant, &id, false)
         .map(|r| r.vals.clone());
     let mut new = old.clone();
     let mut changed = Vec::new();
@@ -765,7 +821,7 @@ async fn update<E: Modeled>(
         Some(REFUSED_REFERENCE)
     } else if let Some(new) = &new {
         if changed.iter().any(|&c| {
-            spec.cols[c].unique && case.model.tables[table].taken(tenant, c, &new[c], Some(id))
+            spec.cols[c].unique && case.model.tables[table].taken(tenant, c, &new[c], Some(&id))
         }) {
             Some(ErrKind::Conflict.into())
         } else if !case.model.references_hold(
@@ -783,7 +839,8 @@ async fn update<E: Modeled>(
         Some(ErrKind::NotFound.into())
     };
     let p = E::patch_from(&patch);
-    let actual = call!(case, inside, tenant, |db| E::m_update(db, id, p));
+    let typed = E::Id::from_key(&id);
+    let actual = call!(case, inside, tenant, |db| E::m_update(db, typed, p));
     if !check_err(case, inside, what, expected, &actual)? {
         return Ok(());
     }
@@ -824,11 +881,11 @@ async fn update<E: Modeled>(
         .map(|&c| (spec.cols[c].name, (old[c].clone(), new[c].clone())))
         .collect::<BTreeMap<_, _>>();
     if !changes.is_empty() {
-        case.model.record(table, tenant, id, "update", changes);
+        case.model.record(table, tenant, &id, "update", changes);
     }
     case.model.tables[table]
         .rows
-        .get_mut(&id)
+        .get_mut(&(id, tenant))
         .expect("present")
         .vals = row;
     Ok(())
@@ -840,7 +897,7 @@ async fn remove<E: Modeled>(
     inside: bool,
     table: usize,
     tenant: usize,
-    id: Uuid,
+    id: RowKey,
     op: &EOp,
     aborted: bool,
     what: &str,
@@ -849,9 +906,9 @@ async fn remove<E: Modeled>(
     let t = &case.model.tables[table];
     let sd = spec.role(Role::SoftDelete);
     let target = match (op, sd) {
-        (EOp::Delete(_), Some(_)) => t.visible(tenant, id, false),
-        (EOp::Restore(_), Some(_)) => t.visible(tenant, id, true).filter(|r| t.is_deleted(r)),
-        _ => t.visible(tenant, id, true),
+        (EOp::Delete(_), Some(_)) => t.visible(tenant, &id, false),
+        (EOp::Restore(_), Some(_)) => t.visible(tenant, &id, true).filter(|r| t.is_deleted(r)),
+        _ => t.visible(tenant, &id, true),
     }
     .map(|r| r.vals.clone());
     // A hard delete (a purge, or a delete without soft delete) of a row still referred to.
@@ -859,12 +916,14 @@ async fn remove<E: Modeled>(
     let expected: Option<Fail> = match &target {
         _ if aborted => Some(ErrKind::Database.into()),
         None => Some(ErrKind::NotFound.into()),
-        Some(_) if hard && case.model.referred_to(table, id) => Some(PARENT_IN_USE),
+        Some(_) if hard && case.model.referred_to(table, tenant, &id) => Some(PARENT_IN_USE),
         Some(_) => None,
     };
+    let typed = E::Id::from_key(&id);
+    let key = (id.clone(), tenant);
     match op {
         EOp::Delete(_) => {
-            let actual = call!(case, inside, tenant, |db| E::m_delete(db, id));
+            let actual = call!(case, inside, tenant, |db| E::m_delete(db, typed));
             if !check_err(case, inside, what, expected, &actual)? {
                 return Ok(());
             }
@@ -872,19 +931,19 @@ async fn remove<E: Modeled>(
             if let Some(sd) = sd {
                 case.model.tables[table]
                     .rows
-                    .get_mut(&id)
+                    .get_mut(&key)
                     .expect("present")
                     .vals[sd] = Val::TsUnseen;
                 let changes = BTreeMap::from([(spec.cols[sd].name, (Val::Null, Val::TsUnseen))]);
-                case.model.record(table, tenant, id, "delete", changes);
+                case.model.record(table, tenant, &id, "delete", changes);
             } else {
-                case.model.remove(table, id);
+                case.model.remove(table, tenant, &id);
                 case.model
-                    .record(table, tenant, id, "delete", all_columns(spec, &row, true));
+                    .record(table, tenant, &id, "delete", all_columns(spec, &row, true));
             }
         }
         EOp::Restore(_) => {
-            let actual = call!(case, inside, tenant, |db| E::m_restore(db, id));
+            let actual = call!(case, inside, tenant, |db| E::m_restore(db, typed));
             if !check_err(case, inside, what, expected, &actual)? {
                 return Ok(());
             }
@@ -897,21 +956,21 @@ async fn remove<E: Modeled>(
             }
             case.model.tables[table]
                 .rows
-                .get_mut(&id)
+                .get_mut(&key)
                 .expect("present")
                 .vals = row;
             let changes = BTreeMap::from([(spec.cols[sd].name, (was, Val::Null))]);
-            case.model.record(table, tenant, id, "restore", changes);
+            case.model.record(table, tenant, &id, "restore", changes);
         }
         _ => {
-            let actual = call!(case, inside, tenant, |db| E::m_purge(db, id));
+            let actual = call!(case, inside, tenant, |db| E::m_purge(db, typed));
             if !check_err(case, inside, what, expected, &actual)? {
                 return Ok(());
             }
             let row = target.unwrap();
-            case.model.remove(table, id);
+            case.model.remove(table, tenant, &id);
             case.model
-                .record(table, tenant, id, "purge", all_columns(spec, &row, true));
+                .record(table, tenant, &id, "purge", all_columns(spec, &row, true));
         }
     }
     Ok(())
@@ -989,29 +1048,39 @@ pub async fn tx_op(case: &mut Case, op: &Op) -> Step {
 }
 
 /// The audit log of the case's tenants, read behind the library, against the model's
-/// history: per row, the same records in the same order.
+/// history: per row (its table, tenant and id as the log's text), the same records in
+/// the same order.
 pub async fn check_audit(case: &Case) -> Step {
-    let rows: Vec<(Uuid, String, Uuid, String, serde_json::Value, Option<Uuid>)> = sqlx::query_as(
-        "SELECT tenant_id, entity, entity_id::uuid, action, changes, actor FROM tenant_audit_log \
+    let rows: Vec<(
+        Uuid,
+        String,
+        String,
+        String,
+        serde_json::Value,
+        Option<Uuid>,
+    )> = sqlx::query_as(
+        "SELECT tenant_id, entity, entity_id, action, changes, actor FROM tenant_audit_log \
          WHERE tenant_id = ANY($1) ORDER BY recorded_at, id",
     )
     .bind(&case.tenants[..])
     .fetch_all(&case.pool)
     .await
     .map_err(|e| format!("reading the audit log: {e}"))?;
-    let mut actual: HashMap<(String, Uuid), Vec<_>> = HashMap::new();
+    let mut actual: HashMap<(String, Uuid, String), Vec<_>> = HashMap::new();
     for (tenant, entity, id, action, changes, actor) in rows {
         actual
-            .entry((entity, id))
+            .entry((entity, tenant, id))
             .or_default()
             .push((tenant, action, changes, actor));
     }
-    let mut expected: HashMap<(String, Uuid), Vec<&AuditExp>> = HashMap::new();
+    let mut expected: HashMap<(String, Uuid, String), Vec<&AuditExp>> = HashMap::new();
     for record in &case.model.audit {
-        expected
-            .entry((record.table.to_owned(), record.entity_id))
-            .or_default()
-            .push(record);
+        let key = (
+            record.table.to_owned(),
+            case.tenants[record.tenant],
+            record.entity_id.text(),
+        );
+        expected.entry(key).or_default().push(record);
     }
     let mut keys: Vec<_> = expected.keys().chain(actual.keys()).cloned().collect();
     keys.sort();
@@ -1037,7 +1106,11 @@ pub async fn check_audit(case: &Case) -> Step {
                         && spec.is_some_and(|spec| changes_admit(spec, &e.changes, changes))
                 });
         if !same {
-            return differ(&format!("audit history of {} {}", key.0, key.1), e, a);
+            return differ(
+                &format!("audit history of {} {:?} (tenant {})", key.0, key.2, key.1),
+                e,
+                a,
+            );
         }
     }
     Ok(())
@@ -1115,12 +1188,12 @@ pub async fn check_rows<E: Modeled>(case: &mut Case, table: usize) -> Step {
 /// owner's records in order, nothing for the other tenant.
 pub async fn check_history<E: Modeled>(case: &Case) -> Step {
     let spec = E::spec();
-    let mut ids: Vec<Uuid> = case
+    let mut ids: Vec<RowKey> = case
         .model
         .audit
         .iter()
         .filter(|r| r.table == spec.table)
-        .map(|r| r.entity_id)
+        .map(|r| r.entity_id.clone())
         .collect();
     ids.sort();
     ids.dedup();
@@ -1132,13 +1205,13 @@ pub async fn check_history<E: Modeled>(case: &Case) -> Step {
                 .iter()
                 .filter(|r| r.table == spec.table && r.entity_id == id && r.tenant == tenant)
                 .collect();
-            let actual = AuditRecord::for_entity::<E>(&case.scopes[tenant], id)
+            let actual = AuditRecord::for_entity::<E>(&case.scopes[tenant], E::Id::from_key(&id))
                 .await
                 .map_err(|e| format!("for_entity: {e}"))?;
             let same = expected.len() == actual.len()
                 && expected.iter().zip(&actual).all(|(e, a)| {
                     a.action.as_str() == e.action
-                        && a.entity_id == id
+                        && a.entity_id.to_key() == id
                         && a.entity == spec.table
                         && a.tenant_id == case.tenants[tenant]
                         && a.actor == case.actors[tenant]
@@ -1146,7 +1219,7 @@ pub async fn check_history<E: Modeled>(case: &Case) -> Step {
                 });
             if !same {
                 return differ(
-                    &format!("AuditRecord::for_entity({id}) in tenant {tenant}"),
+                    &format!("AuditRecord::for_entity({id:?}) in tenant {tenant}"),
                     expected,
                     actual,
                 );

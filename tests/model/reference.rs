@@ -5,11 +5,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use uuid::Uuid;
-
 use crate::ops::ErrKind;
 use crate::spec::{Role, Spec};
-use crate::val::{CmpOp, Val};
+use crate::val::{CmpOp, RowKey, Val};
 
 /// A row as the model holds it: every field in declaration order.
 #[derive(Clone, Debug)]
@@ -22,8 +20,9 @@ pub struct MRow {
 #[derive(Clone, Debug)]
 pub struct Table {
     pub spec: &'static Spec,
-    /// By id; a `BTreeMap` so that the model iterates deterministically.
-    pub rows: BTreeMap<Uuid, MRow>,
+    /// By id and tenant (an id is unique only within its tenant: the same natural key
+    /// may name a row in each); a `BTreeMap` so that the model iterates in id order.
+    pub rows: BTreeMap<(RowKey, usize), MRow>,
 }
 
 impl Table {
@@ -34,19 +33,19 @@ impl Table {
     }
 
     /// The row `id` if `tenant` owns it and (unless `deleted_too`) it is live.
-    pub fn visible(&self, tenant: usize, id: Uuid, deleted_too: bool) -> Option<&MRow> {
+    pub fn visible(&self, tenant: usize, id: &RowKey, deleted_too: bool) -> Option<&MRow> {
         self.rows
-            .get(&id)
+            .get(&(id.clone(), tenant))
             .filter(|r| r.tenant == tenant && (deleted_too || !self.is_deleted(r)))
     }
 
-    /// Whether another row of `tenant` holds `value` in the unique column `col`.
-    pub fn taken(&self, tenant: usize, col: usize, value: &Val, except: Option<Uuid>) -> bool {
+    /// Whether another row of `tenant` (live or soft-deleted) holds `value` in the
+    /// unique column `col` (or the caller-given key).
+    pub fn taken(&self, tenant: usize, col: usize, value: &Val, except: Option<&RowKey>) -> bool {
         !value.is_null()
-            && self
-                .rows
-                .iter()
-                .any(|(id, r)| r.tenant == tenant && Some(*id) != except && r.vals[col] == *value)
+            && self.rows.iter().any(|((id, _), r)| {
+                r.tenant == tenant && Some(id) != except && r.vals[col] == *value
+            })
     }
 }
 
@@ -55,7 +54,7 @@ impl Table {
 pub struct AuditExp {
     pub table: &'static str,
     pub tenant: usize,
-    pub entity_id: Uuid,
+    pub entity_id: RowKey,
     pub action: &'static str,
     /// column -> (from, to)
     pub changes: BTreeMap<&'static str, (Val, Val)>,
@@ -102,24 +101,26 @@ impl Model {
         let spec = self.tables[table].spec;
         cols.iter().all(|&i| match spec.cols[i].fk {
             Some(target) if !vals[i].is_null() => self.tables[self.table_index(target)]
-                .visible(tenant, vals[i].uuid(), !live_only)
+                .visible(tenant, &RowKey::from_val(&vals[i]), !live_only)
                 .is_some(),
             _ => true,
         })
     }
 
-    /// Whether rows of other tables (of the same tenant, live or not) refer to row `id`.
-    pub fn referred_to(&self, table: usize, id: Uuid) -> bool {
-        let Some(row) = self.tables[table].rows.get(&id) else {
+    /// Whether rows of other tables (of the same tenant, live or not) refer to row `id`
+    /// of `tenant`.
+    pub fn referred_to(&self, table: usize, tenant: usize, id: &RowKey) -> bool {
+        if !self.tables[table].rows.contains_key(&(id.clone(), tenant)) {
             return false;
-        };
+        }
         let name = self.tables[table].spec.table;
+        let id = id.to_val();
         self.tables.iter().any(|t| {
             t.spec.cols.iter().enumerate().any(|(col, c)| {
                 c.fk == Some(name)
                     && t.rows
                         .values()
-                        .any(|r| r.tenant == row.tenant && r.vals[col] == Val::Uuid(id))
+                        .any(|r| r.tenant == tenant && r.vals[col] == id)
             })
         })
     }
@@ -128,7 +129,7 @@ impl Model {
         &mut self,
         table: usize,
         tenant: usize,
-        id: Uuid,
+        id: &RowKey,
         action: &'static str,
         changes: BTreeMap<&'static str, (Val, Val)>,
     ) {
@@ -137,23 +138,25 @@ impl Model {
             self.audit.push(AuditExp {
                 table: spec.table,
                 tenant,
-                entity_id: id,
+                entity_id: id.clone(),
                 action,
                 changes,
             });
         }
     }
 
-    /// Removes row `id` for good (nothing refers to it: see `referred_to`).
-    pub fn remove(&mut self, table: usize, id: Uuid) -> Option<MRow> {
-        self.tables[table].rows.remove(&id)
+    /// Removes row `id` of `tenant` for good (nothing refers to it: see `referred_to`).
+    pub fn remove(&mut self, table: usize, tenant: usize, id: &RowKey) -> Option<MRow> {
+        self.tables[table].rows.remove(&(id.clone(), tenant))
     }
 
-    /// Replaces placeholders of timestamps not seen yet with the values read back.
-    pub fn learn(&mut self, table: usize, rows: &[Vec<Val>]) {
+    /// Replaces placeholders of timestamps not seen yet with the values read back (rows
+    /// of `tenant`).
+    pub fn learn(&mut self, table: usize, tenant: usize, rows: &[Vec<Val>]) {
         let id_col = self.tables[table].spec.id();
         for actual in rows {
-            if let Some(row) = self.tables[table].rows.get_mut(&actual[id_col].uuid()) {
+            let key = (RowKey::from_val(&actual[id_col]), tenant);
+            if let Some(row) = self.tables[table].rows.get_mut(&key) {
                 for (mine, seen) in row.vals.iter_mut().zip(actual) {
                     if *mine == Val::TsUnseen && matches!(seen, Val::Ts(_)) {
                         *mine = seen.clone();
@@ -291,9 +294,9 @@ pub enum Terminal {
 
 #[derive(Clone, Debug)]
 pub enum Keyset {
-    AfterId(Uuid),
+    AfterId(RowKey),
     /// column, descending, value, id
-    After(usize, bool, Val, Uuid),
+    After(usize, bool, Val, RowKey),
 }
 
 /// A query with its values resolved: what both the library and the model run.
@@ -351,11 +354,11 @@ impl Query {
             .filter(|r| self.filters.iter().all(|f| f.eval(&r.vals) == Some(true)))
             .filter(|r| match &self.keyset {
                 None => true,
-                Some(Keyset::AfterId(after)) => r.vals[id].sql_cmp(&Val::Uuid(*after)).is_gt(),
+                Some(Keyset::AfterId(after)) => r.vals[id].sql_cmp(&after.to_val()).is_gt(),
                 Some(Keyset::After(col, desc, v, after)) => {
                     let ord = r.vals[*col]
                         .sql_cmp(v)
-                        .then(r.vals[id].sql_cmp(&Val::Uuid(*after)));
+                        .then(r.vals[id].sql_cmp(&after.to_val()));
                     if *desc { ord.is_lt() } else { ord.is_gt() }
                 }
             })

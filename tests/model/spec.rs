@@ -28,6 +28,17 @@ pub struct ColSpec {
     pub fk: Option<&'static str>,
 }
 
+/// Who makes a row's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdSource {
+    /// The library (a UUIDv7).
+    Library,
+    /// The caller, in `New…` (a natural key, unique only within its tenant).
+    Caller,
+    /// The database (`#[tenant(id, default)]`: an identity in the test schema).
+    Database,
+}
+
 #[derive(Debug)]
 pub struct Spec {
     pub table: &'static str,
@@ -38,6 +49,10 @@ pub struct Spec {
     /// Positions in `cols` of the data fields, in declaration order (the order of the
     /// `New` and `Patch` structs).
     pub data: Vec<usize>,
+    pub id_source: IdSource,
+    /// Positions in `cols` of the values an insert gives: the id first when the caller
+    /// gives it, then the data fields (the order of `Modeled::new_from`).
+    pub new: Vec<usize>,
 }
 
 impl Spec {
@@ -45,6 +60,7 @@ impl Spec {
         table: &'static str,
         audit: bool,
         soft_delete: bool,
+        caller_key: bool,
         cols: Vec<(&'static str, &'static str, Kind, bool, Option<&'static str>)>,
     ) -> Spec {
         let cols: Vec<ColSpec> = cols
@@ -70,8 +86,23 @@ impl Spec {
                 }
             })
             .collect();
-        let data = (0..cols.len())
+        let data: Vec<usize> = (0..cols.len())
             .filter(|&i| cols[i].role == Role::Data)
+            .collect();
+        let id = cols.iter().position(|c| c.role == Role::Id).expect("an id");
+        let id_source = match (caller_key, cols[id].kind) {
+            (true, _) => IdSource::Caller,
+            (false, Kind::Uuid) => IdSource::Library,
+            (false, _) => IdSource::Database,
+        };
+        let mut cols = cols;
+        // A caller's key is unique within its tenant like a unique column (the primary
+        // key, live or soft-deleted rows alike).
+        cols[id].unique = id_source == IdSource::Caller;
+        let new = (id_source == IdSource::Caller)
+            .then_some(id)
+            .into_iter()
+            .chain(data.iter().copied())
             .collect();
         let spec = Spec {
             table,
@@ -79,6 +110,8 @@ impl Spec {
             soft_delete,
             cols,
             data,
+            id_source,
+            new,
         };
         assert_eq!(soft_delete, spec.role(Role::SoftDelete).is_some());
         spec
@@ -113,12 +146,17 @@ impl Spec {
 /// positions in `Spec::cols`.
 #[allow(async_fn_in_trait)]
 pub trait Modeled:
-    TenantEntity<Id = uuid::Uuid, Tenant = uuid::Uuid> + Clone + std::fmt::Debug + Send + Sync + 'static
+    TenantEntity<Id: crate::val::ModelKey, Tenant = uuid::Uuid>
+    + Clone
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
     fn spec() -> &'static Spec;
     /// Every field value, in declaration order.
     fn view(&self) -> Vec<crate::val::Val>;
-    /// A `New` struct from the data values (in `Spec::data` order).
+    /// A `New` struct from the values of an insert (in `Spec::new` order).
     fn new_from(data: &[crate::val::Val]) -> Self::New;
     /// A `Patch` from one optional value per data column.
     fn patch_from(patch: &[Option<crate::val::Val>]) -> Self::Patch;
@@ -133,10 +171,10 @@ pub trait Modeled:
         col: usize,
         descending: bool,
         value: &crate::val::Val,
-        id: Uuid,
+        id: &RowKey,
     ) -> Query<Self>;
-    fn after_id(query: Query<Self>, id: Uuid) -> Query<Self> {
-        query.after_id(id)
+    fn after_id(query: Query<Self>, id: &RowKey) -> Query<Self> {
+        query.after_id(Self::Id::from_key(id))
     }
     /// Only called when `Spec::soft_delete`.
     fn with_deleted(query: Query<Self>) -> Query<Self>;
@@ -149,39 +187,42 @@ pub trait Modeled:
     ) -> Result<Vec<Self>>;
     async fn m_update<'c>(
         db: impl TenantExecutor<'c>,
-        id: Uuid,
+        id: Self::Id,
         patch: Self::Patch,
     ) -> Result<Self>;
-    async fn m_delete<'c>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<()>;
-    async fn m_restore<'c>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<Self>;
-    async fn m_purge<'c>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<()>;
-    async fn m_find<'c>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<Option<Self>>;
-    async fn m_get<'c>(db: impl TenantExecutor<'c>, id: Uuid) -> Result<Self>;
+    async fn m_delete<'c>(db: impl TenantExecutor<'c>, id: Self::Id) -> Result<()>;
+    async fn m_restore<'c>(db: impl TenantExecutor<'c>, id: Self::Id) -> Result<Self>;
+    async fn m_purge<'c>(db: impl TenantExecutor<'c>, id: Self::Id) -> Result<()>;
+    async fn m_find<'c>(db: impl TenantExecutor<'c>, id: Self::Id) -> Result<Option<Self>>;
+    async fn m_get<'c>(db: impl TenantExecutor<'c>, id: Self::Id) -> Result<Self>;
     async fn m_find_many<'c>(
         db: impl TenantExecutor<'c>,
-        ids: &[Uuid],
-    ) -> Result<std::collections::HashMap<Uuid, Self>>;
+        ids: &[Self::Id],
+    ) -> Result<std::collections::HashMap<Self::Id, Self>>;
 }
 
 use tenant_query::Result;
 use tenant_query::prelude::*;
-use uuid::Uuid;
+
+use crate::val::{ModelKey, RowKey};
 
 /// Implements [`Modeled`] for an entity from its field list: `field: Type = CONST Role`,
 /// in declaration order (`Role` is `Id`, `Tenant`, `Data`, `Unique`, `Fk("table")`,
-/// `CreatedAt`, `UpdatedAt`, `SoftDelete`), then its data fields in order.
+/// `CreatedAt`, `UpdatedAt`, `SoftDelete`), then the id when the caller gives it
+/// (`key { field: Type }`), then its data fields in order.
 #[macro_export]
 macro_rules! modeled {
     (
         $ty:ident, $new:ident, $patch:ident,
         table = $table:literal, audit = $audit:literal, soft_delete = $sd:ident;
         fields { $( $f:ident : $ft:ty = $c:ident $role:ident $(($fk:literal))? ),* $(,)? }
+        $( key { $k:ident : $kt:ty } )?
         data { $( $d:ident : $dt:ty ),* $(,)? }
     ) => {
         impl $crate::spec::Modeled for $ty {
             fn spec() -> &'static $crate::spec::Spec {
                 static SPEC: std::sync::LazyLock<$crate::spec::Spec> = std::sync::LazyLock::new(|| {
-                    $crate::spec::Spec::build($table, $audit, $crate::modeled!(@is $sd), vec![$((
+                    $crate::spec::Spec::build($table, $audit, $crate::modeled!(@is $sd), false $(|| { let _ = stringify!($k); true })?, vec![$((
                         $ty::$c.name(),
                         stringify!($role),
                         <$ft as $crate::val::ModelValue>::KIND,
@@ -196,7 +237,10 @@ macro_rules! modeled {
             }
             fn new_from(data: &[$crate::val::Val]) -> $new {
                 let mut values = data.iter();
-                $new { $($d: <$dt as $crate::val::ModelValue>::from_val(values.next().expect("a value"))),* }
+                $new {
+                    $($k: <$kt as $crate::val::ModelValue>::from_val(values.next().expect("the key")),)?
+                    $($d: <$dt as $crate::val::ModelValue>::from_val(values.next().expect("a value"))),*
+                }
             }
             fn patch_from(patch: &[Option<$crate::val::Val>]) -> $patch {
                 let mut values = patch.iter();
@@ -227,7 +271,7 @@ macro_rules! modeled {
                 $( if i == col { return $crate::val::ColOps::order($ty::$c, query, descending); } i += 1; )*
                 unreachable!("column {col} of {i}")
             }
-            fn after(query: Query<Self>, col: usize, descending: bool, value: &$crate::val::Val, id: uuid::Uuid) -> Query<Self> {
+            fn after(query: Query<Self>, col: usize, descending: bool, value: &$crate::val::Val, id: &$crate::val::RowKey) -> Query<Self> {
                 let mut i = 0;
                 $( if i == col { return $crate::val::ColOps::after($ty::$c, query, descending, value, id); } i += 1; )*
                 unreachable!("column {col} of {i}")
@@ -240,19 +284,19 @@ macro_rules! modeled {
             async fn m_insert_many<'c>(db: impl TenantExecutor<'c>, new: Vec<$new>) -> tenant_query::Result<Vec<Self>> {
                 $ty::insert_many(db, new).await
             }
-            async fn m_update<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid, patch: $patch) -> tenant_query::Result<Self> {
+            async fn m_update<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id, patch: $patch) -> tenant_query::Result<Self> {
                 $ty::update(db, id, patch).await
             }
-            async fn m_delete<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid) -> tenant_query::Result<()> {
+            async fn m_delete<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id) -> tenant_query::Result<()> {
                 $ty::delete(db, id).await
             }
-            async fn m_find<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid) -> tenant_query::Result<Option<Self>> {
+            async fn m_find<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id) -> tenant_query::Result<Option<Self>> {
                 $ty::find(db, id).await
             }
-            async fn m_get<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid) -> tenant_query::Result<Self> {
+            async fn m_get<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id) -> tenant_query::Result<Self> {
                 $ty::get(db, id).await
             }
-            async fn m_find_many<'c>(db: impl TenantExecutor<'c>, ids: &[uuid::Uuid]) -> tenant_query::Result<std::collections::HashMap<uuid::Uuid, Self>> {
+            async fn m_find_many<'c>(db: impl TenantExecutor<'c>, ids: &[<Self as TenantEntity>::Id]) -> tenant_query::Result<std::collections::HashMap<<Self as TenantEntity>::Id, Self>> {
                 $ty::find_many(db, ids).await
             }
         }
@@ -262,20 +306,20 @@ macro_rules! modeled {
     (@soft_delete yes) => {
         fn with_deleted(query: Query<Self>) -> Query<Self> { query.with_deleted() }
         fn only_deleted(query: Query<Self>) -> Query<Self> { query.only_deleted() }
-        async fn m_restore<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid) -> tenant_query::Result<Self> {
+        async fn m_restore<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id) -> tenant_query::Result<Self> {
             Self::restore(db, id).await
         }
-        async fn m_purge<'c>(db: impl TenantExecutor<'c>, id: uuid::Uuid) -> tenant_query::Result<()> {
+        async fn m_purge<'c>(db: impl TenantExecutor<'c>, id: <Self as TenantEntity>::Id) -> tenant_query::Result<()> {
             Self::purge(db, id).await
         }
     };
     (@soft_delete no) => {
         fn with_deleted(_: Query<Self>) -> Query<Self> { unreachable!("no soft delete") }
         fn only_deleted(_: Query<Self>) -> Query<Self> { unreachable!("no soft delete") }
-        async fn m_restore<'c>(_: impl TenantExecutor<'c>, _: uuid::Uuid) -> tenant_query::Result<Self> {
+        async fn m_restore<'c>(_: impl TenantExecutor<'c>, _: <Self as TenantEntity>::Id) -> tenant_query::Result<Self> {
             unreachable!("no soft delete")
         }
-        async fn m_purge<'c>(_: impl TenantExecutor<'c>, _: uuid::Uuid) -> tenant_query::Result<()> {
+        async fn m_purge<'c>(_: impl TenantExecutor<'c>, _: <Self as TenantEntity>::Id) -> tenant_query::Result<()> {
             unreachable!("no soft delete")
         }
     };

@@ -70,6 +70,102 @@ impl Val {
     }
 }
 
+/// A row's id as the model holds it, whatever the entity's id type: ordered as
+/// PostgreSQL orders the id column (uuids bytewise, integers, `COLLATE "C"` text by
+/// bytes). A row is known by its id and its tenant (an id is unique only within it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowKey {
+    Uuid(Uuid),
+    Int(i64),
+    Text(String),
+}
+
+impl RowKey {
+    pub fn from_val(v: &Val) -> RowKey {
+        match v {
+            Val::Uuid(u) => RowKey::Uuid(*u),
+            Val::Int(i) => RowKey::Int(*i),
+            Val::Text(s) => RowKey::Text(s.clone()),
+            other => panic!("not a key: {other:?}"),
+        }
+    }
+
+    pub fn to_val(&self) -> Val {
+        match self {
+            RowKey::Uuid(u) => Val::Uuid(*u),
+            RowKey::Int(i) => Val::Int(*i),
+            RowKey::Text(s) => Val::Text(s.clone()),
+        }
+    }
+
+    /// The key as the audit log stores it.
+    pub fn text(&self) -> String {
+        match self {
+            RowKey::Uuid(u) => u.to_string(),
+            RowKey::Int(i) => i.to_string(),
+            RowKey::Text(s) => s.clone(),
+        }
+    }
+
+    pub fn uuid(&self) -> Uuid {
+        match self {
+            RowKey::Uuid(u) => *u,
+            other => panic!("not a uuid: {other:?}"),
+        }
+    }
+
+    /// A key of `kind` that no row has (`n` picks which).
+    pub fn fresh(kind: Kind, n: u128) -> RowKey {
+        match kind {
+            Kind::Uuid => RowKey::Uuid(Uuid::from_u128(n)),
+            // Identities are positive.
+            Kind::I64 | Kind::I32 => RowKey::Int(-1 - (n % (1 << 30)) as i64),
+            // Inserted keys are short: this one is longer.
+            Kind::Text => RowKey::Text(format!("fresh-{n:x}")),
+            other => panic!("no key of kind {other:?}"),
+        }
+    }
+}
+
+/// An entity's id type, as the model holds it.
+pub trait ModelKey: tenant_query::Key + Send {
+    fn to_key(&self) -> RowKey;
+    fn from_key(key: &RowKey) -> Self;
+}
+
+impl ModelKey for Uuid {
+    fn to_key(&self) -> RowKey {
+        RowKey::Uuid(*self)
+    }
+    fn from_key(key: &RowKey) -> Self {
+        key.uuid()
+    }
+}
+
+impl ModelKey for i64 {
+    fn to_key(&self) -> RowKey {
+        RowKey::Int(*self)
+    }
+    fn from_key(key: &RowKey) -> Self {
+        match key {
+            RowKey::Int(i) => *i,
+            other => panic!("not an integer key: {other:?}"),
+        }
+    }
+}
+
+impl ModelKey for String {
+    fn to_key(&self) -> RowKey {
+        RowKey::Text(self.clone())
+    }
+    fn from_key(key: &RowKey) -> Self {
+        match key {
+            RowKey::Text(s) => s.clone(),
+            other => panic!("not a text key: {other:?}"),
+        }
+    }
+}
+
 /// The Rust type behind a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -196,12 +292,12 @@ no_like!(bool, i64, i32, Uuid, DateTime<Utc>);
 /// on the other.
 pub trait Nullness: Sized {
     fn null<E, T>(column: Column<E, T, Self>, negated: bool) -> Filter<E>;
-    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id: ModelKey>, T: SqlValue + ModelValue + 'static>(
         column: Column<E, T, Self>,
         query: Query<E>,
         descending: bool,
         value: &Val,
-        id: Uuid,
+        id: &RowKey,
     ) -> Query<E>;
 }
 
@@ -209,19 +305,19 @@ impl Nullness for NotNull {
     fn null<E, T>(_: Column<E, T, Self>, _: bool) -> Filter<E> {
         unreachable!("is_null on a NOT NULL column")
     }
-    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id: ModelKey>, T: SqlValue + ModelValue + 'static>(
         column: Column<E, T, Self>,
         query: Query<E>,
         descending: bool,
         value: &Val,
-        id: Uuid,
+        id: &RowKey,
     ) -> Query<E> {
         let order = if descending {
             column.desc()
         } else {
             column.asc()
         };
-        query.after(order, T::from_val(value), id)
+        query.after(order, T::from_val(value), E::Id::from_key(id))
     }
 }
 
@@ -233,12 +329,12 @@ impl Nullness for Nullable {
             column.is_null()
         }
     }
-    fn after<E: TenantEntity<Id = Uuid>, T: SqlValue + ModelValue + 'static>(
+    fn after<E: TenantEntity<Id: ModelKey>, T: SqlValue + ModelValue + 'static>(
         _: Column<E, T, Self>,
         _: Query<E>,
         _: bool,
         _: &Val,
-        _: Uuid,
+        _: &RowKey,
     ) -> Query<E> {
         unreachable!("keyset on a nullable column")
     }
@@ -251,12 +347,12 @@ pub trait ColOps<E> {
     fn like(self, pattern: &str) -> Filter<E>;
     fn null(self, negated: bool) -> Filter<E>;
     fn order(self, query: Query<E>, descending: bool) -> Query<E>;
-    fn after(self, query: Query<E>, descending: bool, value: &Val, id: Uuid) -> Query<E>;
+    fn after(self, query: Query<E>, descending: bool, value: &Val, id: &RowKey) -> Query<E>;
 }
 
 impl<E, T, N> ColOps<E> for Column<E, T, N>
 where
-    E: TenantEntity<Id = Uuid>,
+    E: TenantEntity<Id: ModelKey>,
     T: SqlValue + ModelValue + MaybeLike + 'static,
     Vec<T>: SqlValue,
     N: Nullness,
@@ -284,7 +380,7 @@ where
     fn order(self, query: Query<E>, descending: bool) -> Query<E> {
         query.order_by(if descending { self.desc() } else { self.asc() })
     }
-    fn after(self, query: Query<E>, descending: bool, value: &Val, id: Uuid) -> Query<E> {
+    fn after(self, query: Query<E>, descending: bool, value: &Val, id: &RowKey) -> Query<E> {
         N::after(self, query, descending, value, id)
     }
 }

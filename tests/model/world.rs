@@ -14,7 +14,7 @@ use crate::entities::{Project, Task};
 use crate::ops::{self, Case, EOp, ErrKind, Op, Pick, RelOp, Step, call, entity_op};
 use crate::reference::rows_admit;
 use crate::spec::{Modeled, Spec};
-use crate::val::Val;
+use crate::val::{RowKey, Val};
 
 #[allow(async_fn_in_trait)]
 pub trait World {
@@ -121,7 +121,7 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
             parents,
             with_deleted,
         } => {
-            let ids: Vec<Uuid> = parents.iter().map(|p| case.pick(0, p)).collect();
+            let ids: Vec<Uuid> = parents.iter().map(|p| case.pick(0, p).uuid()).collect();
             let actual = if *with_deleted {
                 call!(case, inside, tenant, |db| {
                     Task::load_by_project_id_with_deleted(db, &ids)
@@ -158,7 +158,7 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
                 count(case, "load_by: children".into());
             }
             for rows in actual.values() {
-                ops::learn(case, inside, 1, rows);
+                ops::learn(case, inside, 1, tenant, rows);
             }
         }
         RelOp::LoadParent => {
@@ -196,7 +196,7 @@ async fn relation_op(case: &mut Case, tenant: usize, in_tx: bool, op: &RelOp) ->
                 .iter()
                 .filter_map(|t| {
                     projects
-                        .visible(tenant, t.project_id, false)
+                        .visible(tenant, &RowKey::Uuid(t.project_id), false)
                         .map(|p| (t.project_id, p.vals.clone()))
                 })
                 .collect();
@@ -268,7 +268,7 @@ fn count(case: &mut Case, outcome: String) {
 pub fn eop(world: &[&'static Spec], table: usize) -> BoxedStrategy<EOp> {
     let spec = world[table];
     let data: Vec<BoxedStrategy<_>> = spec
-        .data
+        .new
         .iter()
         .map(|&c| data_value(world, table, c))
         .collect();
@@ -321,7 +321,7 @@ pub fn seed(world: &[&'static Spec]) -> BoxedStrategy<Op> {
         .map(|table| {
             let spec = world[table];
             let data: Vec<BoxedStrategy<_>> = spec
-                .data
+                .new
                 .iter()
                 .map(|&c| data_value(world, table, c))
                 .collect();
