@@ -1,4 +1,7 @@
-//! The fleet's `tracing` events, captured for one future.
+//! The fleet's `tracing` events, captured by a subscriber installed once as the global
+//! default: a scoped subscriber (`with_subscriber`) races with other tests' threads over
+//! the call sites' cached interest and can miss events. Tests pick their events out by
+//! their own tenants.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,17 @@ impl Capture {
 
     pub fn events(&self) -> Vec<Event> {
         self.0.lock().unwrap().clone()
+    }
+
+    /// The capture of every fleet event of this test binary.
+    pub fn global() -> &'static Capture {
+        static GLOBAL: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            let capture = Capture::default();
+            tracing::subscriber::set_global_default(capture.subscriber())
+                .expect("no other global subscriber in the fleet tests");
+            capture
+        })
     }
 }
 
