@@ -861,3 +861,119 @@ async fn a_requests_spans_carry_its_tenant() {
     assert_eq!(summaries, ["INSERT projects", "SELECT projects"]);
     assert!(spans_of(&svc.demo.acme.to_string()).is_empty());
 }
+
+/// A service whose tenants are `i64` accounts: the layer made with `for_tenants`, handlers
+/// taking `ScopedDb<i64>` and `Loaders<i64>`; another account's and deleted rows stay out.
+#[derive(Debug, Clone, PartialEq, TenantEntity)]
+#[tenant(table = "notes", audit)]
+pub struct Note {
+    #[tenant(id, default)]
+    pub id: i64,
+    #[tenant(tenant_id)]
+    pub account_id: i64,
+    pub body: String,
+    #[tenant(soft_delete)]
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[tokio::test]
+async fn a_service_of_bigint_tenants() {
+    use axum::extract::Path;
+    use tenant_query::AuditAction;
+
+    async fn read(loaders: Loaders<i64>, Path(id): Path<i64>) -> Result<String, StatusCode> {
+        match loaders.get::<Note>().load(id).await {
+            Ok(Some(note)) => Ok(format!("{}:{}", note.account_id, note.body)),
+            Ok(None) => Err(StatusCode::NOT_FOUND),
+            Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+    async fn delete(s: ScopedDb<i64>, Path(id): Path<i64>) -> StatusCode {
+        match Note::delete(&s, id).await {
+            Ok(()) => StatusCode::NO_CONTENT,
+            Err(tenant_query::Error::NotFound { .. }) => StatusCode::NOT_FOUND,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    let test_db = TestDb::new().await.expect("a test database");
+    let db = test_db.db().clone();
+    db.migrate_for_tenant::<i64>().await.unwrap();
+    test_db
+        .execute_script(
+            "CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             account_id bigint NOT NULL, body text NOT NULL, deleted_at timestamptz)",
+        )
+        .await
+        .unwrap();
+    let (a, b) = (
+        db.scope(&TenantScope::new(7_i64)),
+        db.scope(&TenantScope::new(8_i64)),
+    );
+    let new = |body: &str| NewNote { body: body.into() };
+    let mine = Note::insert(&a, new("mine")).await.unwrap();
+    let gone = Note::insert(&a, new("gone")).await.unwrap();
+    Note::delete(&a, gone.id).await.unwrap();
+    let theirs = Note::insert(&b, new("theirs")).await.unwrap();
+
+    // The account is the bearer token; anything else resolves no tenant.
+    let account = |parts: &Parts| {
+        let id: Option<i64> = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()?.strip_prefix("Bearer ")?.parse().ok());
+        async move { id.map(TenantScope::new) }
+    };
+    let addr = serve(
+        Router::new()
+            .route("/notes/{id}", get(read))
+            .route("/notes/{id}/delete", axum::routing::post(delete))
+            .layer(TenantLayer::for_tenants(db.clone(), account)),
+    )
+    .await;
+    let get_note = |id: i64, token: Option<&'static str>| async move {
+        send(addr, Method::GET, &format!("/notes/{id}"), token, None).await
+    };
+    let ok = get_note(mine.id, Some("7")).await;
+    assert_eq!(
+        (ok.status, ok.body.clone()),
+        (StatusCode::OK, json!("7:mine"))
+    );
+    assert_eq!(
+        get_note(theirs.id, Some("7")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get_note(gone.id, Some("7")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get_note(mine.id, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_note(mine.id, Some("acme")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let path = |id: i64| format!("/notes/{id}/delete");
+    let refused = send(addr, Method::POST, &path(theirs.id), Some("7"), None).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(Note::get(&b, theirs.id).await.unwrap().body, "theirs");
+    let deleted = send(addr, Method::POST, &path(mine.id), Some("7"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let history = AuditRecord::for_entity::<Note>(&a, mine.id).await.unwrap();
+    let actions: Vec<AuditAction> = history.iter().map(|r| r.action).collect();
+    assert_eq!(actions, [AuditAction::Insert, AuditAction::Delete]);
+    assert!(
+        history
+            .iter()
+            .all(|r| r.tenant_id == 7 && r.entity_id == mine.id)
+    );
+    assert!(
+        AuditRecord::for_entity::<Note>(&b, theirs.id)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+}

@@ -8,6 +8,7 @@ use http::request::Parts;
 use super::layer::LayerRan;
 use super::loaders::Loaders;
 use crate::handle::ScopedDb;
+use crate::key::Key;
 use crate::scope::TenantScope;
 
 /// Why a tenant extractor refused a request; as a response, `401` or `500`.
@@ -71,7 +72,7 @@ fn take<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<T, TenantReje
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::get(whoami).post(greeting);
 /// ```
-impl<S: Send + Sync> FromRequestParts<S> for TenantScope {
+impl<S: Send + Sync, T: Key> FromRequestParts<S> for TenantScope<T> {
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
@@ -79,7 +80,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantScope {
     }
 }
 
-impl<S: Send + Sync> OptionalFromRequestParts<S> for TenantScope {
+impl<S: Send + Sync, T: Key> OptionalFromRequestParts<S> for TenantScope<T> {
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
@@ -102,7 +103,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for TenantScope {
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::post(begin_work);
 /// ```
-impl<S: Send + Sync> FromRequestParts<S> for ScopedDb {
+impl<S: Send + Sync, T: Key> FromRequestParts<S> for ScopedDb<T> {
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
@@ -111,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ScopedDb {
 }
 
 /// The request's own [`Loaders`]; rejected as [`TenantScope`] is.
-impl<S: Send + Sync> FromRequestParts<S> for Loaders {
+impl<S: Send + Sync, T: Key> FromRequestParts<S> for Loaders<T> {
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {

@@ -1,6 +1,7 @@
 //! The tower layer that resolves each request's tenant.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,6 +13,7 @@ use tower::{Layer, Service};
 use super::loaders::Loaders;
 use crate::db::TenantDb;
 use crate::handle::ScopedDb;
+use crate::key::Key;
 use crate::scope::TenantScope;
 
 /// How a service finds the tenant of a request, from the request's head (headers, URI,
@@ -52,17 +54,22 @@ use crate::scope::TenantScope;
 ///     }
 /// }
 /// ```
-pub trait ResolveTenant: Send + Sync + 'static {
+///
+/// The parameter is the tenant type (`Uuid` unless the resolver says otherwise): a
+/// resolver of `TenantScope<i64>` serves entities with `i64` tenants, and the extractors
+/// then take `TenantScope<i64>`, `ScopedDb<i64>` and `Loaders<i64>`.
+pub trait ResolveTenant<T: Key = uuid::Uuid>: Send + Sync + 'static {
     /// The request's tenant (and actor), or `None` when it has none.
-    fn resolve(&self, parts: &Parts) -> impl Future<Output = Option<TenantScope>> + Send;
+    fn resolve(&self, parts: &Parts) -> impl Future<Output = Option<TenantScope<T>>> + Send;
 }
 
-impl<F, Fut> ResolveTenant for F
+impl<F, Fut, T> ResolveTenant<T> for F
 where
     F: Fn(&Parts) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<TenantScope>> + Send,
+    Fut: Future<Output = Option<TenantScope<T>>> + Send,
+    T: Key,
 {
-    fn resolve(&self, parts: &Parts) -> impl Future<Output = Option<TenantScope>> + Send {
+    fn resolve(&self, parts: &Parts) -> impl Future<Output = Option<TenantScope<T>>> + Send {
         self(parts)
     }
 }
@@ -78,66 +85,96 @@ where
 /// let app: axum::Router = axum::Router::new().layer(layer);
 /// # }
 /// ```
-pub struct TenantLayer<R> {
+pub struct TenantLayer<R, T = uuid::Uuid> {
     db: TenantDb,
     resolver: Arc<R>,
+    tenant: PhantomData<fn() -> T>,
 }
 
-impl<R> Clone for TenantLayer<R> {
+impl<R, T> Clone for TenantLayer<R, T> {
     fn clone(&self) -> Self {
         TenantLayer {
             db: self.db.clone(),
             resolver: Arc::clone(&self.resolver),
+            tenant: PhantomData,
         }
     }
 }
 
-impl<R> std::fmt::Debug for TenantLayer<R> {
+impl<R, T> std::fmt::Debug for TenantLayer<R, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantLayer").finish_non_exhaustive()
     }
 }
 
 impl<R: ResolveTenant> TenantLayer<R> {
-    /// A layer that resolves tenants with `resolver` and scopes handles of `db`.
+    /// A layer that resolves `Uuid` tenants with `resolver` and scopes handles of `db`.
     pub fn new(db: TenantDb, resolver: R) -> Self {
+        Self::for_tenants(db, resolver)
+    }
+}
+
+impl<R: ResolveTenant<T>, T: Key> TenantLayer<R, T> {
+    /// A layer for tenants of another type than `Uuid` (the type the resolver's scopes
+    /// hold): handlers then take `TenantScope<T>`, `ScopedDb<T>` and `Loaders<T>`.
+    ///
+    /// ```no_run
+    /// # use tenant_query::{TenantDb, TenantScope, ScopedDb, http::TenantLayer};
+    /// # fn run(db: TenantDb) {
+    /// let account = |parts: &axum::http::request::Parts| {
+    ///     let id: Option<i64> = parts.headers.get("x-account").and_then(|v| v.to_str().ok()?.parse().ok());
+    ///     async move { id.map(TenantScope::new) }
+    /// };
+    /// async fn handler(s: ScopedDb<i64>) -> String {
+    ///     s.tenant_scope().tenant_id().to_string()
+    /// }
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/", axum::routing::get(handler))
+    ///     .layer(TenantLayer::for_tenants(db, account));
+    /// # }
+    /// ```
+    pub fn for_tenants(db: TenantDb, resolver: R) -> Self {
         TenantLayer {
             db,
             resolver: Arc::new(resolver),
+            tenant: PhantomData,
         }
     }
 }
 
-impl<S, R> Layer<S> for TenantLayer<R> {
-    type Service = TenantService<S, R>;
+impl<S, R, T> Layer<S> for TenantLayer<R, T> {
+    type Service = TenantService<S, R, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TenantService {
             inner,
             db: self.db.clone(),
             resolver: Arc::clone(&self.resolver),
+            tenant: PhantomData,
         }
     }
 }
 
 /// The service made by [`TenantLayer`]: resolves the tenant, then calls the inner service.
-pub struct TenantService<S, R> {
+pub struct TenantService<S, R, T = uuid::Uuid> {
     inner: S,
     db: TenantDb,
     resolver: Arc<R>,
+    tenant: PhantomData<fn() -> T>,
 }
 
-impl<S: Clone, R> Clone for TenantService<S, R> {
+impl<S: Clone, R, T> Clone for TenantService<S, R, T> {
     fn clone(&self) -> Self {
         TenantService {
             inner: self.inner.clone(),
             db: self.db.clone(),
             resolver: Arc::clone(&self.resolver),
+            tenant: PhantomData,
         }
     }
 }
 
-impl<S, R> std::fmt::Debug for TenantService<S, R> {
+impl<S, R, T> std::fmt::Debug for TenantService<S, R, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantService").finish_non_exhaustive()
     }
@@ -148,11 +185,12 @@ impl<S, R> std::fmt::Debug for TenantService<S, R> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LayerRan;
 
-impl<S, R, B> Service<Request<B>> for TenantService<S, R>
+impl<S, R, T, B> Service<Request<B>> for TenantService<S, R, T>
 where
     S: Service<Request<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    R: ResolveTenant,
+    R: ResolveTenant<T>,
+    T: Key,
     B: Send + 'static,
 {
     type Response = S::Response;
@@ -182,9 +220,9 @@ where
                 }
                 None => {
                     // Only this layer's answer counts: nothing set before it may stand in.
-                    parts.extensions.remove::<TenantScope>();
-                    parts.extensions.remove::<Loaders>();
-                    parts.extensions.remove::<ScopedDb>();
+                    parts.extensions.remove::<TenantScope<T>>();
+                    parts.extensions.remove::<Loaders<T>>();
+                    parts.extensions.remove::<ScopedDb<T>>();
                 }
             }
             inner.call(Request::from_parts(parts, body)).await

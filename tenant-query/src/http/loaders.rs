@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::entity::TenantEntity;
 use crate::handle::ScopedDb;
+use crate::key::Key;
 use crate::loader::Loader;
 use crate::scope::TenantScope;
 
@@ -32,12 +33,12 @@ use crate::scope::TenantScope;
 /// # let _ = (first?, second?); Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct Loaders {
-    db: ScopedDb,
+pub struct Loaders<T: Key = uuid::Uuid> {
+    db: ScopedDb<T>,
     loaders: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
-impl std::fmt::Debug for Loaders {
+impl<T: Key> std::fmt::Debug for Loaders<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loaders")
             .field("scope", self.db.tenant_scope())
@@ -45,9 +46,9 @@ impl std::fmt::Debug for Loaders {
     }
 }
 
-impl Loaders {
+impl<T: Key> Loaders<T> {
     /// An empty set of loaders reading through `db`.
-    pub fn new(db: &ScopedDb) -> Self {
+    pub fn new(db: &ScopedDb<T>) -> Self {
         Loaders {
             db: db.clone(),
             loaders: Arc::default(),
@@ -57,7 +58,7 @@ impl Loaders {
     /// The loader of `E` rows for this set, made on first use.
     pub fn get<E>(&self) -> Loader<'static, E>
     where
-        E: TenantEntity<Tenant = uuid::Uuid> + Clone + Send + Sync + 'static,
+        E: TenantEntity<Tenant = T> + Clone + Send + Sync + 'static,
     {
         // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is fine.
         let mut loaders = self
@@ -79,7 +80,7 @@ impl Loaders {
     }
 
     /// The scope the loaders read in.
-    pub fn tenant_scope(&self) -> &TenantScope {
+    pub fn tenant_scope(&self) -> &TenantScope<T> {
         self.db.tenant_scope()
     }
 }
