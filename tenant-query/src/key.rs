@@ -11,6 +11,17 @@ use sqlx::{Decode, Postgres};
 use crate::error::Result;
 use crate::value::{Args, BindOnce, SqlValue};
 
+/// Declares a trait with its bounds and implements it for every type that meets them, so
+/// the bounds are written once.
+macro_rules! implied_trait {
+    ($(#[$attr:meta])* pub trait $name:ident: $($bound:tt)+) => {
+        $(#[$attr])*
+        pub trait $name: $($bound)+ {}
+        impl<K> $name for K where K: $($bound)+ {}
+    };
+}
+
+implied_trait! {
 /// A type that can be an entity's id or its tenant: `Uuid` (the default), `i64`, `i32`,
 /// `String`, or your own newtype over one of them.
 ///
@@ -63,24 +74,6 @@ pub trait Key:
     + Sync
     + Unpin
     + 'static
-{
-}
-
-impl<K> Key for K where
-    K: SqlValue
-        + PgHasArrayType
-        + for<'r> Decode<'r, Postgres>
-        + Clone
-        + Eq
-        + Ord
-        + Hash
-        + Debug
-        + Display
-        + FromStr<Err: Display>
-        + Sync
-        + Unpin
-        + 'static
-{
 }
 
 /// A key whose type is erased: what a scope's tenant is to the statement binder, which is
