@@ -82,8 +82,35 @@ pub(crate) trait ErasedKey: Debug + Display + Send + Sync {
     /// Binds a copy of the key as the next parameter.
     fn bind_copy(&self, column: &str, args: &mut Args) -> Result<()>;
 
+    /// Binds the key as a scope's tenant: a tenant whose text is empty (an unset value, most
+    /// likely) is [`Error::InvalidInput`](crate::Error::InvalidInput), whatever the mode, so
+    /// it never writes rows that row-level security could not read back.
+    fn bind_tenant(&self, args: &mut Args) -> Result<()> {
+        if !prints_something(self) {
+            return Err(crate::Error::invalid_input(
+                "tenant_id",
+                "the scope's tenant is empty",
+            ));
+        }
+        self.bind_copy("tenant_id", args)
+    }
+
     /// A copy of the key, as a value of a dynamic statement.
     fn boxed(&self) -> Box<dyn BindOnce>;
+}
+
+/// Whether `key` prints at least one character (without building its text).
+fn prints_something(key: &(impl Display + ?Sized)) -> bool {
+    struct Any(bool);
+    impl std::fmt::Write for Any {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0 |= !text.is_empty();
+            Ok(())
+        }
+    }
+    let mut any = Any(false);
+    let _ = std::fmt::write(&mut any, format_args!("{key}"));
+    any.0
 }
 
 impl<K: Key> ErasedKey for K {

@@ -766,3 +766,45 @@ async fn keyset_pages_over_bigint_and_text_keys() {
     let keys: Vec<String> = page.into_iter().map(|f| f.key).collect();
     assert_eq!(keys, ["beta", "gamma"]);
 }
+
+/// An empty text tenant (an unset value, most likely) is refused before anything is sent,
+/// on every path, and writes nothing.
+#[tokio::test]
+async fn an_empty_text_tenant_is_invalid_input() {
+    let test_db = database::<String>().await;
+    let db = test_db.db();
+    let empty = db.scope(&TenantScope::new(String::new()));
+    let acme = db.scope(&TenantScope::new(String::from("acme")));
+    App::insert(
+        &acme,
+        NewApp {
+            id: "app_1".into(),
+            title: "mine".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let invalid = |result: tenant_query::Result<_>| matches!(result, Err(Error::InvalidInput { ref column, .. }) if column == "tenant_id");
+    assert!(invalid(
+        App::insert(
+            &empty,
+            NewApp {
+                id: "app_2".into(),
+                title: "none".into()
+            }
+        )
+        .await
+        .map(|_| ())
+    ));
+    assert!(invalid(App::find(&empty, "app_1".into()).await.map(|_| ())));
+    assert!(invalid(App::query().count(&empty).await.map(|_| ())));
+    let mut tx = db.begin(&TenantScope::new(String::new())).await.unwrap();
+    assert!(invalid(App::delete(&mut tx, "app_1".into()).await));
+    drop(tx);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM apps")
+        .fetch_one(test_db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(App::get(&acme, "app_1".into()).await.unwrap().title, "mine");
+}

@@ -129,7 +129,7 @@ impl Statement {
             match *param {
                 Param::Tenant => {
                     let scope = scope.ok_or_else(|| missing("tenant_id"))?;
-                    scope.erased_tenant().bind_copy("tenant_id", &mut args)?
+                    scope.erased_tenant().bind_tenant(&mut args)?
                 }
                 Param::Actor => {
                     let scope = scope.ok_or_else(|| missing("actor"))?;
