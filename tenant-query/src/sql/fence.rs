@@ -22,13 +22,19 @@ CREATE TABLE IF NOT EXISTS tenant_query.fences (
     state     text   NOT NULL CHECK (state IN ('active', 'read_only', 'moved')),
     PRIMARY KEY (tenant_id, home)
 );
+-- The key of the writers' advisory lock on (tenant, home), for the fence and the move alike;
+-- the tenant's length first, so no two pairs spell the same text.
+CREATE OR REPLACE FUNCTION tenant_query.fence_key(p_tenant text, p_home text)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $key$
+    SELECT hashtextextended(length(p_tenant) || ':' || p_tenant || '@' || p_home, 0)
+$key$;
 CREATE OR REPLACE FUNCTION tenant_query.fence(p_tenant text, p_home text, p_epoch bigint, p_writing boolean)
 RETURNS void LANGUAGE plpgsql AS $fence$
 DECLARE
     f record;
 BEGIN
     IF p_writing THEN
-        PERFORM pg_advisory_xact_lock_shared(hashtextextended(p_tenant || '@' || p_home, 0));
+        PERFORM pg_advisory_xact_lock_shared(tenant_query.fence_key(p_tenant, p_home));
     END IF;
     -- A statement of its own, so it sees a move that committed while the lock was awaited.
     SELECT epoch, state INTO f FROM tenant_query.fences WHERE tenant_id = p_tenant AND home = p_home;
@@ -60,7 +66,7 @@ pub(crate) fn check(tenant: &str, home: &str, epoch: i64, writing: bool) -> Stri
 /// for the rest of the transaction.
 pub(crate) fn lock(tenant: &str, home: &str) -> String {
     format!(
-        "SELECT pg_advisory_xact_lock(hashtextextended({} || '@' || {}, 0))",
+        "SELECT pg_advisory_xact_lock(tenant_query.fence_key({}, {}))",
         literal(tenant),
         literal(home)
     )
