@@ -57,29 +57,29 @@ pub(crate) async fn open(
     scope: Option<&AnyScope>,
     writing: bool,
 ) -> Result<OpenTransaction> {
-    // The prologue writes the tenant's text into the statement: checked first.
-    let tenant = scope.map(placement::tenant_key).transpose()?;
-    let rls = backend
-        .settings
-        .rls_setting
-        .as_deref()
-        .filter(|_| scope.is_some());
-    let (Some(placements), Some(scope), Some(tenant)) =
-        (&backend.settings.placements, scope, tenant)
-    else {
-        let begin = sql::rls::begin(rls, scope, None);
+    let settings = &backend.settings;
+    // The prologue writes the tenant's text into the statement: made, and checked, once,
+    // and only when the prologue needs it (RLS mode or placements).
+    let tenant = match scope {
+        Some(scope) if settings.rls_setting.is_some() || settings.placements.is_some() => {
+            Some(placement::tenant_key(scope)?)
+        }
+        _ => None,
+    };
+    let rls = settings.rls_setting.as_deref();
+    let (Some(placements), Some(tenant)) = (&settings.placements, tenant.as_deref()) else {
+        let begin = sql::rls::begin(rls, tenant.as_deref(), None);
         return OpenTransaction::begin(&backend.pool, begin).await;
     };
-    let home = placements.home(&backend.pool, &tenant, writing).await?;
+    let home = placements.home(&backend.pool, tenant, writing).await?;
     let placed = sql::rls::Placed {
-        tenant: &tenant,
         placement: &home.placement,
         writing,
     };
-    let begin = sql::rls::begin(rls, Some(scope), Some(&placed));
+    let begin = sql::rls::begin(rls, Some(tenant), Some(&placed));
     match OpenTransaction::begin(&home.pool, begin).await {
         Ok(tx) => Ok(tx),
-        Err(error) => Err(placements.refused(&tenant, &home, error)),
+        Err(error) => Err(placements.refused(tenant, &home, error)),
     }
 }
 

@@ -44,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::meta::EntityMeta;
 use crate::placement::{self, Placement, PlacementState, TenantPlacement};
-use crate::scope::{AnyScope, TenantScope};
+use crate::scope::TenantScope;
 use crate::sql::{self, fence};
 
 /// A move of one tenant to another home, with the entities whose rows go with it. Made by
@@ -52,7 +52,8 @@ use crate::sql::{self, fence};
 #[derive(Debug)]
 pub struct TenantMove<'a> {
     db: &'a TenantDb,
-    scope: std::sync::Arc<AnyScope>,
+    /// The tenant's text, as the directory and the fences know it (checked).
+    tenant: String,
     to: TenantPlacement,
     /// The entities whose rows move, parents first.
     entities: Vec<&'static EntityMeta>,
@@ -93,7 +94,7 @@ impl TenantDb {
         tracing::info!(target: "tenant_query::cross_tenant", reason, "tenant move");
         Ok(TenantMove {
             db: self,
-            scope: std::sync::Arc::new(scope.clone()),
+            tenant: placement::tenant_key(scope)?,
             to,
             entities: Vec::new(),
         })
@@ -112,7 +113,7 @@ impl TenantMove<'_> {
         self.check_via_order()?;
         let placements = self.db.placements()?;
         let directory = &placements.directory;
-        let tenant = placement::tenant_key(&self.scope)?;
+        let tenant = self.tenant.clone();
         directory.invalidate(&tenant);
         let from = directory.resolve(&tenant).await?;
         if from.home == self.to {
@@ -320,7 +321,7 @@ impl TenantMove<'_> {
     /// The transaction-local settings of a transaction in `home`.
     fn settings(&self, home: &TenantPlacement) -> Vec<String> {
         let rls = self.db.backend().settings.rls_setting.as_deref();
-        sql::rls::settings(rls, Some(&*self.scope), home.schema())
+        sql::rls::settings(rls, Some(&self.tenant), home.schema())
     }
 
     fn home(&self, home: &TenantPlacement) -> Result<PgPool> {

@@ -4,15 +4,13 @@
 use super::plan::Dynamic;
 use super::{fence, ident, literal, table};
 use crate::placement::{Placement, SchemaName};
-use crate::scope::AnyScope;
 
 /// The name of the policy the library creates on each table.
 pub(crate) const POLICY_NAME: &str = "tenant_isolation";
 
-/// Where a placed transaction runs: the tenant key, its placement, and whether it may
-/// write (which the fence check needs).
+/// Where a placed transaction runs: its placement, and whether it may write (which the
+/// fence check needs).
 pub(crate) struct Placed<'a> {
-    pub(crate) tenant: &'a str,
     pub(crate) placement: &'a Placement,
     pub(crate) writing: bool,
 }
@@ -20,18 +18,20 @@ pub(crate) struct Placed<'a> {
 /// `BEGIN`, and in the same round trip what the transaction needs: with placements the
 /// tenant's `search_path` and the home's fence check, in RLS mode the tenant setting.
 /// `set_config(.., true)` is never session-level, so nothing survives the transaction on
-/// a pooled (or PgBouncer-shared) connection.
+/// a pooled (or PgBouncer-shared) connection. `tenant` is the scope's tenant as text,
+/// checked ([`tenant_key`](crate::placement::tenant_key)); without one, nothing of the
+/// tenant is set.
 pub(crate) fn begin(
     setting: Option<&str>,
-    scope: Option<&AnyScope>,
+    tenant: Option<&str>,
     placed: Option<&Placed<'_>>,
 ) -> String {
     let schema = placed.and_then(|p| p.placement.home.schema());
-    let mut calls = settings(setting, scope, schema);
-    if let Some(placed) = placed {
+    let mut calls = settings(setting, tenant, schema);
+    if let (Some(placed), Some(tenant)) = (placed, tenant) {
         let home = placed.placement.home.home_key();
         let epoch = placed.placement.epoch;
-        calls.push(fence::check(placed.tenant, &home, epoch, placed.writing));
+        calls.push(fence::check(tenant, &home, epoch, placed.writing));
     }
     if calls.is_empty() {
         "BEGIN".to_owned()
@@ -44,22 +44,21 @@ pub(crate) fn begin(
 /// one `SELECT`: the `search_path`, and in RLS mode the tenant setting.
 pub(crate) fn settings(
     setting: Option<&str>,
-    scope: Option<&AnyScope>,
+    tenant: Option<&str>,
     schema: Option<&SchemaName>,
 ) -> Vec<String> {
     let mut calls = Vec::new();
     if let Some(schema) = schema {
-        let path = ident(schema.as_str());
         calls.push(format!(
             "set_config('search_path', {}, true)",
-            literal(&path)
+            literal(&schema.quoted())
         ));
     }
-    if let (Some(setting), Some(scope)) = (setting, scope) {
+    if let (Some(setting), Some(tenant)) = (setting, tenant) {
         calls.push(format!(
             "set_config({}, {}, true)",
             literal(setting),
-            literal(&scope.erased_tenant().to_string())
+            literal(tenant)
         ));
     }
     calls
@@ -147,33 +146,30 @@ mod tests {
 
     #[test]
     fn the_prologue_is_one_round_trip_of_transaction_local_settings() {
-        let scope = crate::TenantScope::new(uuid::Uuid::nil());
-        let scope: &AnyScope = &scope;
-        assert_eq!(begin(None, Some(scope), None), "BEGIN");
+        let tenant = Some("00000000-0000-0000-0000-000000000000");
+        assert_eq!(begin(None, tenant, None), "BEGIN");
         assert_eq!(
-            begin(Some("app.tenant_id"), Some(scope), None),
+            begin(Some("app.tenant_id"), tenant, None),
             "BEGIN; SELECT set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true)"
         );
         let placement = Placement::new(TenantPlacement::Schema(SchemaName::new("big").unwrap()));
         let placed = Placed {
-            tenant: "t'1",
             placement: &placement,
             writing: true,
         };
         assert_eq!(
-            begin(Some("app.tenant_id"), Some(scope), Some(&placed)),
+            begin(Some("app.tenant_id"), Some("t'1"), Some(&placed)),
             "BEGIN; SELECT set_config('search_path', '\"big\"', true), \
-             set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true), \
+             set_config('app.tenant_id', 't''1', true), \
              tenant_query.fence('t''1', 'schema:big', 0, true)"
         );
         let shared = Placement::new(TenantPlacement::Shared);
         let placed = Placed {
-            tenant: "t",
             placement: &shared,
             writing: false,
         };
         assert_eq!(
-            begin(None, Some(scope), Some(&placed)),
+            begin(None, Some("t"), Some(&placed)),
             "BEGIN; SELECT tenant_query.fence('t', 'shared', 0, false)"
         );
     }
